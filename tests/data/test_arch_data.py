@@ -1,0 +1,62 @@
+import io
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch
+
+from hypernas_pyg.data import ArchData, arch_to_data
+from hypernas_pyg.data.collate import collate_in_memory
+from hypernas_pyg.spaces import NASBench201Space
+
+SPACE = NASBench201Space()
+
+
+def _some(n=4, seed=0):
+    archs = SPACE.sample(n, np.random.default_rng(seed))
+    return [arch_to_data(a, SPACE, y=[i, 2 * i], arch_id=i) for i, a in enumerate(archs)]
+
+
+def test_arch_data_fields():
+    d = _some(1)[0]
+    assert d.num_nodes == 15 * 8 + 2 * 5 and d.num_cells == 17
+    assert torch.equal(d.x.argmax(-1), d.op)
+    assert torch.equal(d.rev_edge_index, d.edge_index.flip(0))
+    assert d.y.shape == (1, 2)
+    # Edges never cross cells.
+    assert torch.equal(d.cell_pos[d.edge_index[0]], d.cell_pos[d.edge_index[1]])
+    assert len(ArchData().keys()) == 0  # constructible without arguments
+
+
+def test_batching_round_trip_is_exact():
+    data = _some(5)
+    batch = Batch.from_data_list(data)
+    assert batch.y.shape == (5, 2)
+    assert torch.equal(batch.arch_id, torch.arange(5))  # not shifted
+    assert int(batch.cell_pos.max()) == 16  # not shifted
+    # The reversed edge index is shifted like edge_index.
+    assert torch.equal(batch.rev_edge_index, batch.edge_index.flip(0))
+    for before, after in zip(data, batch.to_data_list()):
+        assert before.keys() == after.keys()
+        for key in before.keys():
+            a, b = before[key], after[key]
+            assert torch.equal(a, b) if torch.is_tensor(a) else a == b, key
+
+
+def test_collate_in_memory_matches_from_data_list(nb201):
+    index = [3, 7, 15000, 7]
+    ref = Batch.from_data_list([nb201[i] for i in index])
+    got = collate_in_memory(nb201, index)
+    for key in ("x", "cell_pos", "edge_index", "rev_edge_index", "y", "batch", "ptr"):
+        assert torch.equal(ref[key], got[key]), key
+    sub = nb201[torch.tensor([5, 9, 11])]
+    assert torch.equal(collate_in_memory(sub, [2, 0]).x,
+                       Batch.from_data_list([nb201[11], nb201[5]]).x)
+
+
+def test_arch_data_loads_with_weights_only():
+    buf = io.BytesIO()
+    d = _some(1)[0]
+    torch.save(d, buf)
+    buf.seek(0)
+    loaded = torch.load(buf, weights_only=True)
+    assert isinstance(loaded, ArchData) and torch.equal(loaded.edge_index, d.edge_index)
