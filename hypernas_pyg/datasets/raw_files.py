@@ -1,0 +1,99 @@
+"""Obtaining raw benchmark files: local mirror, public source, or a clear error."""
+from __future__ import annotations
+
+import logging
+import os
+import os.path as osp
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming a local mirror of the raw benchmark files.
+MIRROR_ENV = "HYPERNAS_MIRROR"
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A raw file a dataset needs.
+
+    Args:
+        name: File name inside the dataset's raw directory.
+        mirror_path: Path relative to the ``HYPERNAS_MIRROR`` directory.
+        url: Public download address, or ``None`` when there is none.
+    """
+
+    name: str
+    mirror_path: str
+    url: Optional[str] = None
+
+
+def _atomic_copy(src: str, dst: str) -> None:
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(dst), prefix=".part-")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _atomic_download(url: str, dst: str, timeout: float = 30.0) -> None:
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=osp.dirname(dst), prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            shutil.copyfileobj(resp, out)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def fetch_raw_files(files: Sequence[RawFile], raw_dir: str,
+                    mirror: Optional[str] = None) -> None:
+    """Puts every file of ``files`` into ``raw_dir``.
+
+    Each file is copied from the mirror directory (``mirror`` or, if ``None``,
+    the ``HYPERNAS_MIRROR`` environment variable) when it is there, else
+    downloaded from its public address. Files are written atomically: a failed
+    copy or download leaves nothing behind.
+
+    Raises:
+        FileNotFoundError: listing every file that could not be obtained, where
+            it comes from, and the absolute raw directory to put it in.
+    """
+    mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    missing: list[str] = []
+    for f in files:
+        dst = osp.join(raw_dir, f.name)
+        if osp.exists(dst):
+            continue
+        if mirror:
+            src = osp.join(mirror, f.mirror_path)
+            if osp.isfile(src):
+                logger.info("Copying %s from mirror %s", f.name, mirror)
+                _atomic_copy(src, dst)
+                continue
+        if f.url:
+            try:
+                logger.info("Downloading %s from %s", f.name, f.url)
+                _atomic_download(f.url, dst)
+                continue
+            except OSError as exc:  # URLError is an OSError
+                reason = f"download failed: {exc}"
+        else:
+            reason = "no public download address"
+        where = f"mirror {osp.join(mirror, f.mirror_path)!s} (not found); " if mirror else (
+            f"no mirror (set {MIRROR_ENV}); ")
+        missing.append(f"  - {f.name}: {where}source {f.url or 'n/a'} ({reason})")
+    if missing:
+        raise FileNotFoundError(
+            "Could not obtain raw files:\n" + "\n".join(missing)
+            + f"\nPlace them in {osp.abspath(raw_dir)} or set {MIRROR_ENV} to a "
+            "directory holding '<benchmark>/<file>'.")
