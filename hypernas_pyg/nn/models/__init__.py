@@ -1,0 +1,5 @@
+"""Encoders and predictor networks."""
+from hypernas_pyg.nn.models.cell_sequence_encoder import CONTEXTS, CellSequenceEncoder, EncoderOutput
+from hypernas_pyg.nn.models.hypernas import HyperNAS
+
+__all__ = ["CONTEXTS", "CellSequenceEncoder", "EncoderOutput", "HyperNAS"]

@@ -1,0 +1,184 @@
+"""The global (cell-sequence) architecture encoder of HyperNAS."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Union
+
+import torch
+from torch import Tensor
+from torch.nn import Dropout, Embedding, Module, ModuleList
+from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+from torch_geometric.nn.dense.linear import Linear
+
+from hypernas_pyg.nn.conv import conv_resolver
+
+CONTEXTS = ("preceding", "none", "positional")
+POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
+
+
+class EncoderOutput(NamedTuple):
+    """What :class:`CellSequenceEncoder` returns.
+
+    Attributes:
+        node: Final feature of every node, ``[num_nodes, hidden_channels]``.
+        cell: Pooled feature ``z(i)`` of every cell, ``[num_graphs, num_cells, hidden_channels]``.
+        graph: Architecture embedding ``h = mean_i z(i)``, ``[num_graphs, hidden_channels]``.
+    """
+
+    node: Tensor
+    cell: Tensor
+    graph: Tensor
+
+
+class _CellGroups(NamedTuple):
+    nodes: list[Tensor]    # global node ids of each cell position
+    edges: list[Tensor]    # sparse adj_t of each position, in local node ids
+    rev_edges: list[Tensor]
+
+
+def csr_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
+    """The transposed adjacency ``adj_t`` (row ``j`` lists the sources of ``j``) in CSR."""
+    dst, src = edge_index[1], edge_index[0]
+    perm = torch.argsort(dst, stable=True)
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=dst.device)
+    crow[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0)
+    ones = torch.ones(dst.numel(), dtype=torch.float, device=dst.device)
+    return torch.sparse_csr_tensor(crow, src[perm], ones, (num_nodes, num_nodes),
+                                   check_invariants=False)
+
+
+def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
+                   num_cells: int) -> _CellGroups:
+    """Splits a batch into per-position node sets and sparse adjacencies (no loop over graphs)."""
+    order = torch.argsort(cell_pos, stable=True)
+    counts = torch.bincount(cell_pos, minlength=num_cells)
+    local = torch.empty_like(order)
+    starts = torch.cumsum(counts, 0) - counts
+    local[order] = torch.arange(order.numel(), device=order.device) - starts[cell_pos[order]]
+    nodes = list(torch.split(order, counts.tolist()))
+    sizes = counts.tolist()
+
+    def split_edges(ei: Tensor) -> list[Tensor]:
+        pos = cell_pos[ei[0]]
+        eorder = torch.argsort(pos, stable=True)
+        ecounts = torch.bincount(pos, minlength=num_cells).tolist()
+        parts = torch.split(local[ei[:, eorder]], ecounts, dim=1)
+        return [csr_adjacency(part, n) for part, n in zip(parts, sizes)]
+
+    return _CellGroups(nodes, split_edges(edge_index), split_edges(rev_edge_index))
+
+
+class CellSequenceEncoder(Module):
+    r"""Encodes an architecture as a sequence of cells with a shared GNN.
+
+    Cells are encoded in order by the same stack of bidirectional layers. With
+    ``context="preceding"`` (HyperNAS' global encoding), before cell :math:`i`
+    enters the GNN every one of its node features receives the pooled feature
+    of the cell before it:
+
+    .. math::
+        \mathbf{v} \leftarrow \mathbf{v} + \mathbf{z}^{(i-1)}, \qquad
+        \mathbf{z}^{(i)} = \mathrm{pool}\big(\mathrm{GNN}(\text{cell } i)\big), \qquad
+        \mathbf{z}^{(0)} = \mathbf{0}, \qquad
+        \mathbf{h} = \tfrac{1}{N}\textstyle\sum_i \mathbf{z}^{(i)}.
+
+    ``context="none"`` encodes every cell in isolation (the NP baseline: in a
+    space whose normal cells are all equal, ``h`` is an affine function of the
+    single-cell embedding); ``context="positional"`` adds a learned embedding of
+    the cell position instead of :math:`\mathbf{z}^{(i-1)}` (the paper's ablation).
+    Each step processes one cell position for the whole batch at once.
+
+    Args:
+        in_channels: Size of the input node features (the one-hot node type).
+        hidden_channels: Size of node and cell features.
+        num_layers: Message-passing layers applied to each cell.
+        conv: ``"bigcn"``, ``"gin"``, ``"transformer"`` or a module instance
+            (see :func:`~hypernas_pyg.nn.conv.conv_resolver`).
+        context: ``"preceding"``, ``"none"`` or ``"positional"``.
+        max_cells: Largest number of cells (needed by ``"positional"`` only).
+        dropout: Dropout on node features between layers.
+        pool: Cell readout: ``"mean"``, ``"sum"`` or ``"max"``.
+
+    Shapes:
+        - **input:** ``x`` :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` and
+          ``rev_edge_index`` :math:`(2, |\mathcal{E}|)`, ``cell_pos`` and ``batch``
+          :math:`(|\mathcal{V}|)`
+        - **output:** :class:`EncoderOutput`
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 3,
+                 conv: Union[str, Module] = "bigcn", context: str = "preceding",
+                 max_cells: int = 32, dropout: float = 0.0, pool: str = "mean") -> None:
+        super().__init__()
+        if context not in CONTEXTS:
+            raise ValueError(f"Unknown context {context!r}; choose one of: {', '.join(CONTEXTS)}")
+        if pool not in POOLS:
+            raise ValueError(f"Unknown pool {pool!r}; choose one of: {', '.join(POOLS)}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.context = context
+        self.max_cells = max_cells
+        self.pool = pool
+        self.lin_in = Linear(in_channels, hidden_channels)
+        self.convs = ModuleList(conv_resolver(conv, hidden_channels) for _ in range(num_layers))
+        self.dropout = Dropout(dropout)
+        self.pos_emb = Embedding(max_cells, hidden_channels) if context == "positional" else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin_in.reset_parameters()
+        for conv in self.convs:
+            conv.reset_parameters()
+        if self.pos_emb is not None:
+            torch.nn.init.normal_(self.pos_emb.weight, std=0.1)
+
+    def _gnn(self, x: Tensor, edge_index: Tensor, rev_edge_index: Tensor) -> Tensor:
+        for i, conv in enumerate(self.convs):
+            if i > 0:
+                x = self.dropout(x)
+            x = conv(x, edge_index, rev_edge_index)
+        return x
+
+    def forward(self, x: Tensor, edge_index: Tensor, cell_pos: Tensor, batch: Optional[Tensor] = None,
+                rev_edge_index: Optional[Tensor] = None,
+                num_graphs: Optional[int] = None) -> EncoderOutput:
+        if batch is None:
+            batch = x.new_zeros(x.size(0), dtype=torch.long)
+        if num_graphs is None:
+            num_graphs = int(batch.max()) + 1 if batch.numel() else 0
+        if rev_edge_index is None:
+            rev_edge_index = edge_index.flip(0)
+        num_cells = int(cell_pos.max()) + 1
+        pool = POOLS[self.pool]
+        v = self.lin_in(x)
+
+        if self.pos_emb is not None:
+            if num_cells > self.max_cells:
+                raise ValueError(f"{num_cells} cells exceed max_cells={self.max_cells}")
+            v = v + self.pos_emb(cell_pos)
+        inject = self.context == "preceding"
+
+        # Cells are processed one position at a time for the whole batch (the
+        # injection makes cell i depend on cell i-1; the other contexts reuse the
+        # same path, which keeps each step's tensors small and cache-friendly).
+        groups = _group_by_cell(edge_index, rev_edge_index, cell_pos, num_cells)
+        z = v.new_zeros(num_graphs, self.hidden_channels)
+        cells, outs = [], []
+        order = torch.cat(groups.nodes)
+        # One gather and a split (whose backward is a single concatenation) rather
+        # than a gather per cell, whose backward would zero-fill all nodes each time.
+        v_cells = v[order].split([n.numel() for n in groups.nodes])
+        for nodes, v_cell, ei, rei in zip(groups.nodes, v_cells, groups.edges, groups.rev_edges):
+            b = batch[nodes]
+            out = self._gnn(v_cell + z[b] if inject else v_cell, ei, rei)
+            z = pool(out, b, size=num_graphs)
+            outs.append(out)
+            cells.append(z)
+        # Put node features back in the batch's node order.
+        node = torch.empty_like(v).index_copy_(0, order, torch.cat(outs))
+        cell = torch.stack(cells, dim=1)
+        return EncoderOutput(node, cell, cell.mean(dim=1))

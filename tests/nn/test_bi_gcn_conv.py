@@ -1,0 +1,82 @@
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from hypernas_pyg.nn.conv import BiGCNConv
+from hypernas_pyg.nn.models.cell_sequence_encoder import csr_adjacency
+
+EDGES = torch.tensor([[0, 0, 1, 2, 1], [1, 2, 3, 3, 2]])  # a small DAG, 4 nodes
+
+
+def dense_reference(conv, x, edge_index, self_loops=True):
+    n = x.size(0)
+    a = torch.zeros(n, n)
+    a[edge_index[0], edge_index[1]] = 1.0
+    if self_loops:
+        a = a + torch.eye(n)
+    fwd = a.t() / a.t().sum(1, keepdim=True).clamp(min=1)  # mean over predecessors
+    rev = a / a.sum(1, keepdim=True).clamp(min=1)           # mean over successors
+    w_f, b_f = conv.lin_fwd.weight, conv.lin_fwd.bias
+    w_r, b_r = conv.lin_rev.weight, conv.lin_rev.bias
+    return (0.5 * torch.relu(fwd @ (x @ w_f.t() + b_f))
+            + 0.5 * torch.relu(rev @ (x @ w_r.t() + b_r)))
+
+
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_matches_dense_reference(self_loops):
+    torch.manual_seed(0)
+    conv = BiGCNConv(5, 7, add_self_loops=self_loops)
+    x = torch.randn(4, 5)
+    out = conv(x, EDGES)
+    assert out.shape == (4, 7)
+    torch.testing.assert_close(out, dense_reference(conv, x, EDGES, self_loops))
+
+
+def test_directions_are_distinct():
+    torch.manual_seed(0)
+    conv = BiGCNConv(3, 3)
+    x = torch.randn(4, 3)
+    # Swapping the two directions must change the result (W+ != W-).
+    assert not torch.allclose(conv(x, EDGES), conv(x, EDGES.flip(0)))
+    torch.testing.assert_close(conv(x, EDGES), conv(x, EDGES, EDGES.flip(0)))
+
+
+def test_sparse_adjacency_path_equals_edge_index_path():
+    torch.manual_seed(0)
+    conv = BiGCNConv(5, 6)
+    x = torch.randn(4, 5, requires_grad=True)
+    ref = conv(x, EDGES)
+    out = conv(x, csr_adjacency(EDGES, 4), csr_adjacency(EDGES.flip(0), 4))
+    torch.testing.assert_close(out, ref)
+    g_ref, = torch.autograd.grad(ref.sum(), x)
+    g_out, = torch.autograd.grad(conv(x, csr_adjacency(EDGES, 4)).sum(), x)
+    torch.testing.assert_close(g_out, g_ref)
+
+
+def test_batch_equivalence():
+    torch.manual_seed(0)
+    conv = BiGCNConv(5, 6)
+    graphs = [Data(x=torch.randn(4, 5), edge_index=EDGES),
+              Data(x=torch.randn(3, 5), edge_index=torch.tensor([[0, 1], [1, 2]]))]
+    batch = Batch.from_data_list(graphs)
+    out = conv(batch.x, batch.edge_index)
+    torch.testing.assert_close(out[:4], conv(graphs[0].x, graphs[0].edge_index))
+    torch.testing.assert_close(out[4:], conv(graphs[1].x, graphs[1].edge_index))
+
+
+def test_node_permutation_equivariance():
+    torch.manual_seed(0)
+    conv = BiGCNConv(5, 6)
+    x = torch.randn(4, 5)
+    perm = torch.tensor([2, 0, 3, 1])  # new node i is old node perm[i]
+    inv = torch.argsort(perm)
+    out = conv(x[perm], inv[EDGES])
+    torch.testing.assert_close(out, conv(x, EDGES)[perm])
+
+
+def test_reset_parameters_changes_weights():
+    torch.manual_seed(0)
+    conv = BiGCNConv(4, 4)
+    before = conv.lin_fwd.weight.detach().clone()
+    conv.reset_parameters()
+    assert not torch.equal(before, conv.lin_fwd.weight)
