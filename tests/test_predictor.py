@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from hypernas_pyg import HyperNASPredictor
+from hypernas_pyg.spaces import NASBench201Space
+
+SPACE = NASBench201Space()
+FAST = dict(epochs=15, hidden_channels=16, num_layers=1, batch_size=16, progress=False)
+
+
+def _toy(n=24, seed=0):
+    """Archs with a learnable synthetic accuracy: number of 3x3 convs."""
+    archs = SPACE.sample(n, np.random.default_rng(seed))
+    y = [80 + 2 * SPACE.parse(a).count("nor_conv_3x3") - SPACE.parse(a).count("none")
+         for a in archs]
+    return archs, np.array(y, dtype=float)
+
+
+def test_fit_predict_strings_learns_signal():
+    archs, y = _toy(48)
+    model = HyperNASPredictor(**{**FAST, "epochs": 60}, lr=1e-2).fit(archs, y)
+    test_archs, test_y = _toy(64, seed=1)
+    pred = model.predict(test_archs)
+    assert pred.shape == (64,) and pred.dtype == np.float32
+    assert np.corrcoef(pred, test_y)[0, 1] > 0.5
+    assert 70 < pred.mean() < 95  # de-standardised back to accuracy units
+
+
+def test_same_seed_same_result():
+    archs, y = _toy()
+    a = HyperNASPredictor(**FAST, seed=3).fit(archs, y).predict(archs)
+    b = HyperNASPredictor(**FAST, seed=3).fit(archs, y).predict(archs)
+    c = HyperNASPredictor(**FAST, seed=4).fit(archs, y).predict(archs)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_does_not_disturb_global_rng():
+    archs, y = _toy()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    HyperNASPredictor(**FAST).fit(archs, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("variant, context", [("np", None), ("hypernas-p", None),
+                                              ("hypernas-p", "positional")])
+def test_save_load_predicts_identically(tmp_path, variant, context):
+    archs, y = _toy()
+    model = HyperNASPredictor(**FAST, variant=variant, context=context).fit(archs, y)
+    path = tmp_path / "sub" / "model.pt"
+    model.save(str(path))
+    loaded = HyperNASPredictor.load(str(path))
+    assert loaded.get_params() == model.get_params()
+    np.testing.assert_array_equal(loaded.predict(archs), model.predict(archs))
+    assert [p.name for p in tmp_path.joinpath("sub").iterdir()] == ["model.pt"]
+
+
+def test_fit_on_dataset_uses_training_target(nb201):
+    subset = nb201[torch.arange(0, 40)]
+    model = HyperNASPredictor(**FAST).fit(subset)
+    assert model.y_mean_ == pytest.approx(float(nb201.y[:40, 0].mean()), rel=1e-5)
+    pred = model.predict(nb201[torch.arange(40, 60)])
+    assert pred.shape == (20,)
+    # The fast in-memory path and the generic list path agree.
+    np.testing.assert_allclose(model.predict([nb201[i] for i in range(40, 60)]), pred,
+                               rtol=1e-5)
+
+
+def test_embed_shape():
+    archs, y = _toy()
+    model = HyperNASPredictor(**FAST).fit(archs, y)
+    assert model.embed(archs[:5]).shape == (5, 16)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(variant="hypernas-x"), "Unknown variant 'hypernas-x'; choose one of: np, hypernas-p"),
+    (dict(encoder="gat"), "Unknown conv 'gat'"),
+    (dict(context="global"), "Unknown context"),
+    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(lr=0.0), "lr must be positive"),
+])
+def test_bad_hyper_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HyperNASPredictor(**kwargs)
+
+
+def test_bad_data():
+    archs, y = _toy()
+    model = HyperNASPredictor(**FAST)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.predict(archs)
+    with pytest.raises(ValueError, match="got 23 targets for 24"):
+        model.fit(archs, y[:-1])
+    with pytest.raises(ValueError, match="y is required"):
+        model.fit(archs)
+    with pytest.raises(ValueError, match="Unknown op 'conv'"):
+        model.fit([archs[0].replace("none", "conv").replace("skip_connect", "conv")] * 2, [1, 2])
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(archs, np.full(len(archs), np.nan))
