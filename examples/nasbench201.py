@@ -3,7 +3,9 @@
     HYPERNAS_MIRROR=../shared/data python examples/nasbench201.py --train-size 78
 
 Raw tables are copied from ``$HYPERNAS_MIRROR/nasbench201/`` (or downloaded) into
-``--root`` on first use.
+``--root`` on first use. The variants with the hypernetwork task (``--variant hypernas``
+or ``hypernas-h``) also need CIFAR-10, copied from ``$HYPERNAS_MIRROR/cifar10/`` into
+``--aux-root``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hypernas_pyg import HyperNASPredictor
+from hypernas_pyg import VARIANTS, HyperNASPredictor
 from hypernas_pyg.datasets import NASBench201
 from hypernas_pyg.evaluation import sample_train_indices
 from hypernas_pyg.metrics import kendall_tau, precision_at_k, spearman_rho
@@ -26,7 +28,11 @@ def main() -> None:
                                                    "hypernas_pyg", "nasbench201"))
     parser.add_argument("--train-size", type=int, default=78)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--variant", default="hypernas-p", choices=["np", "hypernas-p"])
+    parser.add_argument("--variant", default="hypernas-p", choices=list(VARIANTS))
+    parser.add_argument("--q", type=float, default=None,
+                        help="preference coefficient of the two-task loss (hypernas only)")
+    parser.add_argument("--aux-root", default=None,
+                        help="CIFAR-10 cache directory (hypernas and hypernas-h only)")
     parser.add_argument("--save", default=None, help="where to save the fitted predictor")
     parser.add_argument("--predictions", default=None, help="CSV of predictions for all archs")
     args = parser.parse_args()
@@ -37,8 +43,12 @@ def main() -> None:
 
     # 2. Train on a few architectures' cifar10-valid validation accuracy.
     train_idx = sample_train_indices(len(dataset), args.train_size, args.seed)
-    predictor = HyperNASPredictor(variant=args.variant, seed=args.seed)
+    extra = {k: v for k, v in (("q", args.q), ("aux_root", args.aux_root)) if v is not None}
+    predictor = HyperNASPredictor(variant=args.variant, seed=args.seed, **extra)
     predictor.fit(dataset[torch.as_tensor(train_idx)])
+    if predictor.hyper_val_acc_ is not None:
+        print(f"Hypernetwork validation accuracy {predictor.hyper_val_acc_:.4f} "
+              f"(held-out CIFAR-10 images, {len(predictor.hyper_val_archs_)} held-out archs)")
 
     # 3. Rank the whole space and compare with the CIFAR-10 test accuracy.
     pred = predictor.predict(dataset)

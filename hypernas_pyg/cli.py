@@ -9,16 +9,13 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
+from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.conv import CONVS
 from hypernas_pyg.nn.models.cell_sequence_encoder import CONTEXTS
 from hypernas_pyg.predictor import VARIANTS
+from hypernas_pyg.target.proxy import PROXY_PRESETS
 
 BENCHMARKS = ("nasbench201",)
-
-
-def default_root() -> str:
-    """Where datasets are cached: ``$HYPERNAS_ROOT`` or ``~/.cache/hypernas_pyg``."""
-    return os.environ.get("HYPERNAS_ROOT", osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg"))
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -30,6 +27,16 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-layers", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--q", type=float, default=None,
+                   help="preference coefficient of the hypernas variant's two-task loss "
+                   "(default 1.5; 2 is the Liebel & Koerner loss); hypernas only")
+    p.add_argument("--proxy", choices=list(PROXY_PRESETS), default=None,
+                   help="proxy target network of the hypernetwork task: small (CPU, "
+                   "the default) or full (C=16, N=5, 32x32, for a GPU); hypernas(-h) only")
+    p.add_argument("--aux-root", default=None,
+                   help="CIFAR-10 cache directory of the hypernetwork task (default: "
+                   "$HYPERNAS_ROOT/cifar10 or ~/.cache/hypernas_pyg/cifar10; the raw file "
+                   "is copied from $HYPERNAS_MIRROR when set); hypernas(-h) only")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
@@ -64,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_kwargs(args: argparse.Namespace, seed: int) -> dict:
     kwargs = {"variant": args.variant, "encoder": args.encoder, "context": args.context,
               "seed": seed, "device": args.device}
-    for name in ("hidden_channels", "num_layers", "epochs", "lr"):
+    for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
@@ -81,8 +88,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from hypernas_pyg.evaluation import evaluate_ranking, hardware
     from hypernas_pyg.predictor import HyperNASPredictor
 
+    predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))  # validate args first
     dataset = _load_benchmark(args)
-    predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))
     result = evaluate_ranking(predictor, dataset, args.train_size, args.seed)
     result["args"] = {k: v for k, v in vars(args).items() if k != "func"}
     result["config"] = predictor.get_params()
@@ -92,6 +99,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
           f"(held-out {result['kendall_tau_heldout']:.4f}), Spearman {result['spearman']:.4f}, "
           f"fit {result['fit_seconds']:.1f} s, predict {result['predict_seconds']:.2f} s "
           f"for {result['num_archs']} archs")
+    if result.get("hyper_val_acc") is not None:
+        print(f"hypernetwork validation accuracy {result['hyper_val_acc']:.4f}, "
+              f"loss weights {result['loss_weights']}")
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

@@ -38,8 +38,11 @@ def evaluate_ranking(predictor: HyperNASPredictor, dataset: InMemoryDataset, tra
 
     Returns:
         A dict with ``kendall_tau``, ``kendall_tau_heldout``, ``spearman``,
-        ``precision_at_<k>``, ``fit_seconds``, ``predict_seconds``, ``num_archs``
-        and ``train_size``.
+        ``precision_at_<k>``, ``fit_seconds``, ``predict_seconds``, ``num_archs``,
+        ``train_size``, ``hyper_val_acc`` (the hypernetwork validation accuracy,
+        ``None`` for the predictor-only variants) and ``loss_weights`` (the learned
+        task weights ``{"predictor": w, "hypernet": w}`` of the ``hypernas``
+        variant, else ``None``).
     """
     train_idx = sample_train_indices(len(dataset), train_size, seed)
     t0 = time.perf_counter()
@@ -58,5 +61,7 @@ def evaluate_ranking(predictor: HyperNASPredictor, dataset: InMemoryDataset, tra
     for k in top_k:
         out[f"precision_at_{k}"] = precision_at_k(pred, target, k)
     out.update(fit_seconds=fit_seconds, predict_seconds=predict_seconds,
-               num_archs=len(dataset), train_size=train_size)
+               num_archs=len(dataset), train_size=train_size,
+               hyper_val_acc=getattr(predictor, "hyper_val_acc_", None),
+               loss_weights=getattr(predictor, "loss_weights_", None))
     return out

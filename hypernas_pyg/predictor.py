@@ -14,15 +14,26 @@ from torch_geometric.data import Batch, Dataset, InMemoryDataset
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.data.collate import collate_in_memory
+from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.models.hypernas import HyperNAS
-from hypernas_pyg.spaces import SearchSpace, space_resolver
+from hypernas_pyg.multi_task_training import TASKS, fit_multi_task
+from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
+from hypernas_pyg.spaces import NASBench201Space, SearchSpace, space_resolver
+from hypernas_pyg.target.proxy import ProxyConfig, proxy_resolver
+from hypernas_pyg.target_scaling import TargetScaler
 
 logger = logging.getLogger(__name__)
 
 #: Training variants and the encoder context each implies.
-VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding"}
+VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
+                            "hypernas-h": "preceding", "hypernas": "preceding"}
+#: The variants that train the hypernetwork auxiliary task.
+HYPERNET_VARIANTS: tuple[str, ...] = ("hypernas-h", "hypernas")
+#: Preference coefficient of the ``hypernas`` variant's loss when none is given.
+DEFAULT_Q = 1.5
 CHECKPOINT_FORMAT = 1
 
 ArchInput = Union[Dataset, Sequence[ArchData], Sequence[str]]
@@ -32,12 +43,34 @@ class HyperNASPredictor:
     """Fits a HyperNAS accuracy predictor on architectures and ranks new ones.
 
     All hyper-parameters are set here; :meth:`fit` and :meth:`predict` take data only.
-    Targets are standardised internally (mean 0, std 1 over the training set)
-    and predictions are returned in the original units.
+    Targets are rescaled internally (``target_scaling``) and predictions are
+    mapped back to the original units.
+
+    Variants (:data:`VARIANTS`):
+
+    - ``"np"``: isolated cells, predictor only (the NP baseline);
+    - ``"hypernas-p"``: global cell-sequence encoding, predictor only;
+    - ``"hypernas-h"``: the encoder and the hypernetwork are trained on the
+      auxiliary task only (cross-entropy of generated proxy networks on
+      CIFAR-10); then the regressor is fitted, for the same number of epochs,
+      on the frozen embeddings so that the predictor can still rank;
+    - ``"hypernas"``: both tasks at once, combined by
+      :class:`~hypernas_pyg.nn.PreferenceWeightedLoss` with preference ``q``.
+
+    In every training step of the hypernetwork variants the predictor's
+    mini-batch of architectures is encoded once; for each of
+    ``proxy.aux_steps`` image batches one architecture of the mini-batch is
+    drawn at random and its proxy network, with kernels generated from its
+    node features, classifies the batch. The branch is off at prediction time:
+    :meth:`predict` and :meth:`embed` use the encoder and regressor only, and
+    need no image data. After fitting, :attr:`hyper_val_acc_` is the accuracy
+    on held-out CIFAR-10 images of the networks generated for
+    ``proxy.val_archs`` architectures outside the training set
+    (:attr:`hyper_val_archs_`), and :attr:`loss_weights_` the learned task
+    weights (``hypernas`` only).
 
     Args:
-        variant: ``"hypernas-p"`` (global cell-sequence encoding, predictor only)
-            or ``"np"`` (isolated cells: the NP baseline).
+        variant: ``"np"``, ``"hypernas-p"``, ``"hypernas-h"`` or ``"hypernas"``.
         encoder: Message-passing layer: ``"bigcn"``, ``"gin"`` or ``"transformer"``.
         context: Overrides the encoder context the variant implies
             (``"preceding"``, ``"none"``, ``"positional"``); ``None`` keeps it.
@@ -49,19 +82,50 @@ class HyperNASPredictor:
         batch_size: Architectures per optimisation step.
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
+        target_scaling: ``"quantile"`` (normal scores of the targets' ranks, robust
+            to diverged architectures) or ``"standard"`` (z-scores); see
+            :class:`~hypernas_pyg.target_scaling.TargetScaler`.
         seed: Seed for initialisation, shuffling and dropout.
         device: Torch device, e.g. ``"cpu"`` or ``"cuda"``.
         progress: Show a progress bar (``None``: only when stderr is a terminal).
+        q: Preference coefficient of the ``hypernas`` variant's multi-task loss
+            (``None``: 1.5, the paper's best; ``2`` is the Liebel & Koerner loss).
+            Only the ``hypernas`` variant combines two losses, so any other
+            variant rejects a ``q``.
+        proxy: Proxy target network and auxiliary data of the hypernetwork
+            variants: a :class:`~hypernas_pyg.target.ProxyConfig`, a dict of
+            its fields or a preset name (``"small"``, the CPU default, or
+            ``"full"``, the benchmark-size network for a GPU); ``None`` is
+            ``"small"``. Rejected by the predictor-only variants.
+        aux_root: Cache directory of the CIFAR-10 images of the auxiliary task
+            (``None``: ``$HYPERNAS_ROOT/cifar10``, else
+            ``~/.cache/hypernas_pyg/cifar10``); the raw file is taken from
+            there or from the ``$HYPERNAS_MIRROR`` mirror. Only read by
+            :meth:`fit`. Rejected by the predictor-only variants.
     """
 
     def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
                  context: Optional[str] = None, space: Union[str, SearchSpace] = "nasbench201",
-                 hidden_channels: int = 32, num_layers: int = 2, dropout: float = 0.0,
+                 hidden_channels: int = 32, num_layers: int = 1, dropout: float = 0.0,
                  epochs: int = 300, batch_size: int = 64, lr: float = 1e-2,
-                 weight_decay: float = 1e-4, seed: int = 0, device: str = "cpu",
-                 progress: Optional[bool] = None) -> None:
+                 weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
+                 device: str = "cpu", progress: Optional[bool] = None,
+                 q: Optional[float] = None, proxy: Union[None, str, dict, ProxyConfig] = None,
+                 aux_root: Optional[str] = None) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+        hyper = variant in HYPERNET_VARIANTS
+        if q is not None and variant != "hypernas":
+            raise ValueError(f"q is the preference coefficient of the 'hypernas' variant's "
+                             f"two-task loss; variant {variant!r} trains no such loss, so leave "
+                             f"q=None")
+        if not hyper:
+            for name, value in (("proxy", proxy), ("aux_root", aux_root)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} configures the hypernetwork task of the variants "
+                        f"{', '.join(HYPERNET_VARIANTS)}; variant {variant!r} has none, so "
+                        f"leave {name}=None")
         for name, value in (("hidden_channels", hidden_channels), ("num_layers", num_layers),
                             ("epochs", epochs), ("batch_size", batch_size)):
             if not isinstance(value, int) or value < 1:
@@ -81,12 +145,38 @@ class HyperNASPredictor:
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.target_scaling = target_scaling
         self.seed = seed
         self.device = torch.device(device)
         self.progress = progress
+        self.q = q if q is not None or variant != "hypernas" else DEFAULT_Q
+        if self.q is not None:
+            if isinstance(self.q, bool) or not isinstance(self.q, (int, float)) \
+                    or not np.isfinite(self.q) or self.q <= 0:
+                raise ValueError(f"q must be a finite positive number, got {q!r}")
+            self.q = float(self.q)
+        self.proxy: Optional[ProxyConfig] = proxy_resolver(proxy) if hyper else None
+        if aux_root is not None and not isinstance(aux_root, str):
+            raise ValueError(f"aux_root must be a directory path or None, got {aux_root!r}")
+        self.aux_root = aux_root
+        if hyper:
+            if not isinstance(self.space, NASBench201Space):
+                raise ValueError(f"variant {variant!r} needs a search space with proxy target "
+                                 f"networks (nasbench201), got {self.space.name!r}")
+            if self.proxy.N > self.space.cells_per_stage:
+                raise ValueError(
+                    f"proxy.N={self.proxy.N} exceeds the cells per stage of the encoder graphs "
+                    f"(space.cells_per_stage={self.space.cells_per_stage})")
+        #: Learned multi-task loss (``hypernas`` only), set by :meth:`fit`.
+        self.loss_: Optional[PreferenceWeightedLoss] = None
+        #: Hypernetwork validation accuracy (hypernetwork variants), set by :meth:`fit`.
+        self.hyper_val_acc_: Optional[float] = None
+        #: The held-out architectures behind :attr:`hyper_val_acc_`.
+        self.hyper_val_archs_: Optional[list[str]] = None
+        #: Learned task weights ``{"predictor": w, "hypernet": w}`` (``hypernas`` only).
+        self.loss_weights_: Optional[dict[str, float]] = None
         self.model_: Optional[HyperNAS] = None
-        self.y_mean_: float = 0.0
-        self.y_std_: float = 1.0
+        self.scaler_ = TargetScaler(target_scaling)  # validates the name
         with torch.random.fork_rng(devices=[]):
             self._build_model()  # validates encoder and context now, not at fit time
 
@@ -97,7 +187,9 @@ class HyperNASPredictor:
                 "space": self.space.name, "hidden_channels": self.hidden_channels,
                 "num_layers": self.num_layers, "dropout": self.dropout, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-                "seed": self.seed, "device": str(self.device), "progress": self.progress}
+                "target_scaling": self.target_scaling, "seed": self.seed, "device": str(self.device), "progress": self.progress,
+                "q": self.q, "proxy": self.proxy.to_dict() if self.proxy is not None else None,
+                "aux_root": self.aux_root}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -108,8 +200,18 @@ class HyperNASPredictor:
         return self.context if self.context is not None else VARIANTS[self.variant]
 
     def _build_model(self) -> HyperNAS:
+        if self.proxy is not None:
+            return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
+                            conv=self.encoder, context=self.context_, dropout=self.dropout,
+                            proxy=self.proxy)
         return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
                         conv=self.encoder, context=self.context_, dropout=self.dropout)
+
+    @property
+    def aux_root_(self) -> str:
+        """The CIFAR-10 cache directory :meth:`fit` reads (see ``aux_root``)."""
+        return self.aux_root if self.aux_root is not None else osp.join(default_root(),
+                                                                         "cifar10")
 
     # ------------------------------------------------------------ data
     def _as_data(self, archs: ArchInput, y: Optional[Sequence[float]] = None) -> list[ArchData]:
@@ -158,13 +260,16 @@ class HyperNASPredictor:
         t = self._targets(data, y)
         if len(data) < 2:
             raise ValueError(f"need at least 2 architectures to fit, got {len(data)}")
-        self.y_mean_ = float(t.mean())
-        self.y_std_ = float(t.std()) or 1.0
+        self.scaler_ = TargetScaler(self.target_scaling)
+        scaled = torch.as_tensor(self.scaler_.fit_transform(t.numpy()), dtype=torch.float)
         data_list = []
-        for d, target in zip(data, t):
+        for d, target in zip(data, scaled):
             d = d.clone()
             d.target = target.view(1)
             data_list.append(d)
+        self.loss_ = self.hyper_val_acc_ = self.hyper_val_archs_ = self.loss_weights_ = None
+        if self.proxy is not None:
+            return self._fit_with_hypernet(data_list)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -182,8 +287,7 @@ class HyperNASPredictor:
                 for batch in loader:
                     batch = batch.to(self.device)
                     opt.zero_grad()
-                    target = (batch.target - self.y_mean_) / self.y_std_
-                    loss = torch.nn.functional.mse_loss(model(batch), target)
+                    loss = torch.nn.functional.mse_loss(model(batch), batch.target)
                     loss.backward()
                     opt.step()
                     total += float(loss.detach()) * batch.num_graphs
@@ -193,6 +297,64 @@ class HyperNASPredictor:
         self.model_ = model
         logger.info("fitted %s on %d architectures", self.variant, len(data_list))
         return self
+
+    def _fit_with_hypernet(self, data_list: list[ArchData]) -> "HyperNASPredictor":
+        """The fit of ``hypernas`` and ``hypernas-h`` (see the class docstring)."""
+        cells = 3 * self.space.cells_per_stage + 2
+        for d in data_list:
+            if not isinstance(getattr(d, "arch", None), str) or not d.arch:
+                raise ValueError(f"variant {self.variant!r} needs every architecture's string "
+                                 "('arch' attribute) to build its proxy network")
+            if d.num_cells != cells:
+                raise ValueError(
+                    f"architecture {d.arch} has {d.num_cells} cells, but the encoder graphs of "
+                    f"the predictor's space have {cells} (cells_per_stage="
+                    f"{self.space.cells_per_stage}); build the graphs with the same space")
+        aux = AuxiliaryTask(self.aux_root_, self.proxy, seed=self.seed, device=self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            model = self._build_model().to(self.device)
+            loss = fit_multi_task(model, data_list, aux, joint=self.variant == "hypernas",
+                                  q=self.q, epochs=self.epochs, batch_size=self.batch_size,
+                                  lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+                                  device=self.device, progress=self._progress())
+            val_archs = held_out_archs(self.space, [d.arch for d in data_list],
+                                       self.proxy.val_archs, self.seed)
+            self.hyper_val_acc_ = aux.accuracy(model, val_archs, self.space)
+        self.hyper_val_archs_ = val_archs
+        self.loss_ = loss
+        if loss is not None:
+            self.loss_weights_ = {t: float(w) for t, w in zip(TASKS, loss.weights)}
+        self.model_ = model.eval()
+        logger.info("fitted %s on %d architectures; hypernetwork validation accuracy %.4f "
+                    "on %d held-out architectures; loss weights %s", self.variant,
+                    len(data_list), self.hyper_val_acc_, len(val_archs), self.loss_weights_)
+        return self
+
+    @torch.no_grad()
+    def generate_weights(self, arch: str) -> dict[str, torch.Tensor]:
+        """A ``state_dict`` of ``arch``'s proxy network, kernels generated by the hypernetwork.
+
+        The keys are those of ``NASBench201Network.from_arch(arch, C=proxy.C,
+        N=proxy.N)``: every convolution kernel of a cell or reduction block is
+        generated from the encoder's node features of ``arch``; the stem,
+        BatchNorm affine and classifier parameters are the shared ones learned
+        with the hypernetwork. BatchNorm running statistics are a fresh
+        network's (the proxy networks train with batch statistics): use the
+        network in training mode or re-estimate them before ``eval()``.
+
+        Raises:
+            ValueError: for a variant without a hypernetwork, or an invalid ``arch``.
+            RuntimeError: when the predictor is not fitted.
+        """
+        model = self._check_fitted()
+        if model.hypernet is None:
+            raise ValueError(f"variant {self.variant!r} has no hypernetwork; generate_weights "
+                             f"needs one of: {', '.join(HYPERNET_VARIANTS)}")
+        data = arch_to_data(arch, self.space)
+        batch = Batch.from_data_list([data]).to(self.device)
+        node = model.encode(batch).node
+        return model.hypernet.network_state_dict(data.arch, node, batch.cell_pos, batch.op)
 
     def _check_fitted(self) -> HyperNAS:
         if self.model_ is None:
@@ -217,7 +379,7 @@ class HyperNASPredictor:
         """Predicted accuracies (in the units of the training targets), one per architecture."""
         model = self._check_fitted()
         out = [model(batch).cpu() for batch in self._batches(archs, batch_size)]
-        return (torch.cat(out) * self.y_std_ + self.y_mean_).numpy()
+        return self.scaler_.inverse_transform(torch.cat(out).numpy()).astype(np.float32)
 
     @torch.no_grad()
     def embed(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
@@ -235,7 +397,13 @@ class HyperNASPredictor:
                              "its config could not rebuild the model; use an encoder name")
         state = {"format": CHECKPOINT_FORMAT, "config": self.get_params(),
                  "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                 "y_mean": self.y_mean_, "y_std": self.y_std_}
+                 "target_scaler": self.scaler_.state_dict()}
+        if self.proxy is not None:
+            state["hypernet"] = {
+                "loss_state_dict": ({k: v.cpu() for k, v in self.loss_.state_dict().items()}
+                                    if self.loss_ is not None else None),
+                "hyper_val_acc": self.hyper_val_acc_, "hyper_val_archs": self.hyper_val_archs_,
+                "loss_weights": self.loss_weights_}
         directory = osp.dirname(osp.abspath(path))
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix="tmp-ckpt-")
@@ -261,6 +429,14 @@ class HyperNASPredictor:
         model = predictor._build_model()
         model.load_state_dict(state["state_dict"])
         predictor.model_ = model.to(predictor.device).eval()
-        predictor.y_mean_ = float(state["y_mean"])
-        predictor.y_std_ = float(state["y_std"])
+        predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
+        extra = state.get("hypernet")
+        if extra is not None:
+            if extra["loss_state_dict"] is not None:
+                predictor.loss_ = PreferenceWeightedLoss(len(TASKS), predictor.q)
+                predictor.loss_.load_state_dict(extra["loss_state_dict"])
+                predictor.loss_.to(predictor.device)
+            predictor.hyper_val_acc_ = extra["hyper_val_acc"]
+            predictor.hyper_val_archs_ = extra["hyper_val_archs"]
+            predictor.loss_weights_ = extra["loss_weights"]
         return predictor

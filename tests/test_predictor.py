@@ -61,7 +61,7 @@ def test_save_load_predicts_identically(tmp_path, variant, context):
 def test_fit_on_dataset_uses_training_target(nb201):
     subset = nb201[torch.arange(0, 40)]
     model = HyperNASPredictor(**FAST).fit(subset)
-    assert model.y_mean_ == pytest.approx(float(nb201.y[:40, 0].mean()), rel=1e-5)
+    assert model.scaler_.mean == pytest.approx(float(nb201.y[:40, 0].mean()), rel=1e-5)
     pred = model.predict(nb201[torch.arange(40, 60)])
     assert pred.shape == (20,)
     # The fast in-memory path and the generic list path agree.

@@ -14,6 +14,13 @@ logger = logging.getLogger(__name__)
 
 #: Environment variable naming a local mirror of the raw benchmark files.
 MIRROR_ENV = "HYPERNAS_MIRROR"
+#: Environment variable naming the directory datasets are cached in.
+ROOT_ENV = "HYPERNAS_ROOT"
+
+
+def default_root() -> str:
+    """Where datasets are cached: ``$HYPERNAS_ROOT`` or ``~/.cache/hypernas_pyg``."""
+    return os.environ.get(ROOT_ENV, osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg"))
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """Neural network modules: message passing, encoders, predictor, hypernetwork, losses."""
 from hypernas_pyg.nn.conv import BiGCNConv, Bidirectional, conv_resolver
 from hypernas_pyg.nn.hypernetwork import HyperNetwork
-from hypernas_pyg.nn.models import CellSequenceEncoder, EncoderOutput, HyperNAS
+from hypernas_pyg.nn.models import CellSequenceEncoder, EncoderOutput, HyperNAS, HypernetBranch
 from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
 from hypernas_pyg.nn.weight_generation import generated_state, kernel_shapes
 
 __all__ = ["BiGCNConv", "Bidirectional", "conv_resolver", "CellSequenceEncoder",
-           "EncoderOutput", "HyperNAS", "HyperNetwork", "PreferenceWeightedLoss",
+           "EncoderOutput", "HyperNAS", "HypernetBranch", "HyperNetwork", "PreferenceWeightedLoss",
            "generated_state", "kernel_shapes"]

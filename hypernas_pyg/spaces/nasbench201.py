@@ -171,6 +171,41 @@ class NASBench201Space(SearchSpace):
             cells.extend([normal] * self.cells_per_stage)
         return cells
 
+    def proxy_cell_positions(self, cells_per_stage: int) -> tuple[int, ...]:
+        """Maps this skeleton's cell positions onto a smaller skeleton's.
+
+        A proxy network with ``n <= N`` cells per stage (``N`` is
+        :attr:`cells_per_stage`) keeps the *first* ``n`` normal cells of every
+        stage and both reduction blocks: normal cell ``j`` of stage ``s``
+        (position ``s (N + 1) + j``) becomes position ``s (n + 1) + j`` when
+        ``j < n``, the reduction block after stage ``s`` (position
+        ``s (N + 1) + N``) becomes ``s (n + 1) + n``, and the remaining normal
+        cells have no counterpart (``-1``). With ``n == N`` the map is the identity.
+
+        Args:
+            cells_per_stage: Cells per stage ``n`` of the smaller skeleton.
+
+        Returns:
+            One entry per cell position of :meth:`cell_sequence` (``3N + 2`` in all).
+
+        Raises:
+            ValueError: unless ``1 <= cells_per_stage <= self.cells_per_stage``.
+        """
+        big = self.cells_per_stage
+        if isinstance(cells_per_stage, bool) or not isinstance(cells_per_stage, int) \
+                or not 1 <= cells_per_stage <= big:
+            raise ValueError(f"cells_per_stage must be an int in 1..{big} (the cells per stage "
+                             f"of this space), got {cells_per_stage!r}")
+        small = cells_per_stage
+        out = []
+        for pos in range(3 * big + 2):
+            stage, j = divmod(pos, big + 1)
+            if j == big:
+                out.append(stage * (small + 1) + small)
+            else:
+                out.append(stage * (small + 1) + j if j < small else -1)
+        return tuple(out)
+
     # ------------------------------------------------------- sampling, mutation
     def sample(self, num: int, rng: np.random.Generator) -> list[str]:
         if num < 0:

@@ -1,0 +1,128 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Batch
+
+from hypernas_pyg.data import arch_to_data
+from hypernas_pyg.nn import CellSequenceEncoder, HyperNAS, HypernetBranch
+from hypernas_pyg.spaces import NASBench201Space
+from hypernas_pyg.target import NASBench201Network, ProxyConfig
+
+ARCH = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
+        "+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
+NO_CONV = "|skip_connect~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
+
+
+def _encoded(arch, N, hidden=16, seed=0):
+    torch.manual_seed(seed)
+    space = NASBench201Space(cells_per_stage=N)
+    data = arch_to_data(arch, space)
+    enc = CellSequenceEncoder(space.num_node_types, hidden, num_layers=2)
+    b = Batch.from_data_list([data])
+    return data, enc(b.x, b.edge_index, b.cell_pos, b.batch, b.rev_edge_index, 1).node
+
+
+@pytest.mark.parametrize("arch", [ARCH, NO_CONV])
+def test_generated_plus_shared_parameters_are_exactly_the_networks(arch):
+    torch.manual_seed(0)
+    branch = HypernetBranch(16, C=4, N=2)
+    real = NASBench201Network.from_arch(arch, C=4, N=2)
+    shared = dict(branch.shared.named_parameters())
+    generated = set(real.op_weight_names().values())
+    assert not generated & set(shared)  # kernels are not parameters of the branch
+    data, node = _encoded(arch, 2)
+    params = branch.generate(arch, node, data.cell_pos, data.op)
+    assert set(params) == {name for name, _ in real.named_parameters()}
+    for name, p in real.named_parameters():
+        assert params[name].shape == p.shape, name
+        if name not in generated:
+            assert params[name] is shared[name]
+
+
+def test_ce_reaches_node_features_hypernet_and_shared_parameters():
+    torch.manual_seed(0)
+    branch = HypernetBranch(16, C=4, N=1)
+    data, node = _encoded(ARCH, 1)
+    node = node.detach().requires_grad_()
+    logits = branch(ARCH, node, data.cell_pos, torch.randn(8, 3, 8, 8), op=data.op)
+    F.cross_entropy(logits, torch.arange(8) % 10).backward()
+    assert node.grad.abs().sum() > 0
+    used = {name for name, _ in NASBench201Network.from_arch(ARCH, C=4, N=1).named_parameters()}
+    for name, p in branch.shared.named_parameters():
+        assert (p.grad is not None) == (name in used), name  # e.g. no BN on a skip edge
+    for name, p in branch.hypernet.trunk.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    # Exactly the op nodes with a kernel receive a gradient: 3 convs in each of the 3
+    # normal cells and 3 in each of the 2 reduction blocks.
+    touched = node.grad.abs().sum(1) > 0
+    assert int(touched.sum()) == 3 * 3 + 2 * 3
+
+
+def test_deeper_encoder_graph_maps_to_the_first_cells_of_each_stage():
+    """Proxy N=1 on an N'=3 graph reads cells 0, 3 (reduction), 4, 7 (reduction), 8."""
+    torch.manual_seed(0)
+    branch = HypernetBranch(16, C=4, N=1)
+    deep, node = _encoded(ARCH, 3)
+    shallow = arch_to_data(ARCH, NASBench201Space(cells_per_stage=1))
+    keep = torch.isin(deep.cell_pos, torch.tensor([0, 3, 4, 7, 8]))
+    direct = branch.generate(ARCH, node[keep], shallow.cell_pos, shallow.op)
+    mapped = branch.generate(ARCH, node, deep.cell_pos, deep.op)
+    assert direct.keys() == mapped.keys()
+    for name in direct:
+        torch.testing.assert_close(mapped[name], direct[name])
+
+
+def test_graph_shallower_than_the_proxy_is_rejected():
+    branch = HypernetBranch(16, C=4, N=2)
+    data, node = _encoded(ARCH, 1)
+    with pytest.raises(ValueError, match="needs a NAS-Bench-201 cell sequence of 3N'\\+2 cells "
+                                         "with N' >= 2"):
+        branch.generate(ARCH, node, data.cell_pos, data.op)
+
+
+def test_batch_statistics_in_every_mode_and_no_random_draws():
+    torch.manual_seed(0)
+    branch = HypernetBranch(16, C=4, N=1)
+    data, node = _encoded(ARCH, 1)
+    images = torch.randn(5, 3, 8, 8)
+    state = torch.random.get_rng_state()
+    with torch.no_grad():
+        train = branch.train()(ARCH, node, data.cell_pos, images)
+        evald = branch.eval()(NO_CONV, node, data.cell_pos, images)  # a new skeleton is built
+        again = branch(ARCH, node, data.cell_pos, images)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    torch.testing.assert_close(branch.train()(ARCH, node, data.cell_pos, images), train)
+    assert torch.equal(again, branch.eval()(ARCH, node, data.cell_pos, images))
+    assert evald.shape == (5, 10)
+    assert not any("running" in k for k in branch.state_dict())
+
+
+def test_hypernas_branch_is_built_after_the_predictor():
+    """The predictor's initialisation is the same with and without the branch."""
+    torch.manual_seed(3)
+    plain = HyperNAS(12, 16, 2)
+    torch.manual_seed(3)
+    with_branch = HyperNAS(12, 16, 2, proxy=ProxyConfig(C=4))
+    assert plain.hypernet is None and with_branch.hypernet is not None
+    hyper_keys = [k for k in with_branch.state_dict() if k.startswith("hypernet.")]
+    assert hyper_keys and set(with_branch.state_dict()) - set(hyper_keys) == set(plain.state_dict())
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, with_branch.state_dict()[key]), key
+
+
+def test_hypernet_loss_splits_images_across_architectures():
+    torch.manual_seed(0)
+    space = NASBench201Space(cells_per_stage=1)
+    model = HyperNAS(space.num_node_types, 16, 2, proxy=ProxyConfig(C=4, N=1))
+    batch = Batch.from_data_list([arch_to_data(a, space) for a in (ARCH, NO_CONV)])
+    node = model.encode(batch).node
+    images, labels = torch.randn(6, 3, 8, 8), torch.arange(6)
+    loss = model.hypernet_loss(batch, node, images, labels, [1, 0])
+    mask1, mask0 = batch.batch == 1, batch.batch == 0
+    first = model.hypernet(NO_CONV, node[mask1], batch.cell_pos[mask1], images[:3])
+    second = model.hypernet(ARCH, node[mask0], batch.cell_pos[mask0], images[3:])
+    expected = (F.cross_entropy(first, labels[:3], reduction="sum")
+                + F.cross_entropy(second, labels[3:], reduction="sum")) / 6
+    torch.testing.assert_close(loss, expected)
+    with pytest.raises(RuntimeError, match="no hypernetwork branch"):
+        HyperNAS(space.num_node_types, 16, 2).hypernet_loss(batch, node, images, labels, [0])

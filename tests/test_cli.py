@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from hypernas_pyg.cli import main
+
+
+def test_evaluate_writes_json(nb201, tmp_path, capsys):
+    out = tmp_path / "res" / "run.json"
+    ckpt = tmp_path / "model.pt"
+    code = main(["evaluate", "--benchmark", "nasbench201", "--dataset", "cifar10",
+                 "--root", nb201.root, "--train-size", "20", "--seed", "1",
+                 "--variant", "np", "--encoder", "bigcn", "--epochs", "3",
+                 "--hidden-channels", "8", "--json", str(out), "--save", str(ckpt)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    for key in ("kendall_tau", "kendall_tau_heldout", "spearman", "fit_seconds",
+                "predict_seconds", "num_archs", "args", "precision_at_50"):
+        assert key in result
+    assert result["num_archs"] == 15625 and result["args"]["train_size"] == 20
+    assert result["config"]["variant"] == "np" and result["config"]["epochs"] == 3
+    assert -1.0 <= result["kendall_tau"] <= 1.0
+    assert "Kendall tau" in capsys.readouterr().out
+
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+    assert main(["predict", str(ckpt), arch]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(arch) and float(line.split("\t")[0]) > 0
+
+
+def test_bad_train_size_is_a_clean_error(nb201, capsys):
+    code = main(["evaluate", "--root", nb201.root, "--train-size", "99999"])
+    assert code == 2
+    assert "train_size must be in 2..15624, got 99999" in capsys.readouterr().err
+
+
+def test_unknown_variant_rejected_by_argparse():
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--train-size", "10", "--variant", "magic"])

@@ -1,0 +1,295 @@
+"""The hypernas and hypernas-h variants on a tiny proxy and a tiny CIFAR-10 fixture."""
+import io
+import pickle
+import shutil
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Batch
+
+import hypernas_pyg.datasets.raw_files as raw_files
+from hypernas_pyg import HyperNASPredictor
+from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
+from hypernas_pyg.cli import build_parser, main
+from hypernas_pyg.data import arch_to_data
+from hypernas_pyg.multi_task_training import fold_standardisation
+from hypernas_pyg.nn import PreferenceWeightedLoss
+from hypernas_pyg.spaces import NASBench201Space
+from hypernas_pyg.target import NASBench201Network, ProxyConfig
+
+SPACE = NASBench201Space()
+TINY = dict(C=4, N=1, image_size=8, batch_size=16, heldout_images=None, val_archs=4)
+FAST = dict(epochs=3, hidden_channels=16, num_layers=1, batch_size=16, progress=False,
+            proxy=TINY)
+ARCH = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
+        "+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
+
+
+def _write_cifar_tarball(path, per_batch=40, n_test=20, seed=0):
+    """A 200-image cifar-10-python.tar.gz (official format) whose class tints one channel."""
+    rng = np.random.default_rng(seed)
+
+    def pixels(labels):
+        y = np.asarray(labels)
+        x = rng.integers(0, 64, size=(len(y), 3, 32, 32))
+        x[np.arange(len(y)), y % 3] += 19 * y[:, None, None]
+        return x.clip(0, 255).astype(np.uint8).reshape(len(y), -1)
+
+    members = {}
+    for i in range(1, 6):
+        y = [int(v) for v in rng.integers(0, 10, per_batch)]
+        members[f"cifar-10-batches-py/data_batch_{i}"] = {b"labels": y, b"data": pixels(y)}
+    y = [i % 10 for i in range(n_test)]
+    members["cifar-10-batches-py/test_batch"] = {b"labels": y, b"data": pixels(y)}
+    with tarfile.open(path, "w:gz") as tf:
+        for name, batch in members.items():
+            payload = pickle.dumps(batch, protocol=2)
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tf.addfile(info, io.BytesIO(payload))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_mirror():
+    """Keep the real CIFAR-10 zip of the mirror out of these tests (it takes ~15 s to decode).
+
+    Module-scoped, so that it is in force before the module-scoped fixtures fit anything.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(raw_files.MIRROR_ENV, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cifar")
+    (root / "raw").mkdir()
+    _write_cifar_tarball(root / "raw" / "cifar-10-python.tar.gz")
+    return str(root)
+
+
+def _toy(n=24, seed=0):
+    archs = SPACE.sample(n, np.random.default_rng(seed))
+    y = [80 + 2 * SPACE.parse(a).count("nor_conv_3x3") - SPACE.parse(a).count("none")
+         for a in archs]
+    return archs, np.array(y, dtype=float)
+
+
+@pytest.fixture(scope="module")
+def fitted(cifar_root):
+    """One fitted predictor per hypernetwork variant, shared by the read-only tests."""
+    archs, y = _toy()
+    return {v: HyperNASPredictor(variant=v, aux_root=cifar_root, **FAST).fit(archs, y)
+            for v in ("hypernas", "hypernas-h")}
+
+
+# ------------------------------------------------------------------- fit / predict
+@pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
+def test_fit_reports_hypernet_validation(fitted, variant):
+    model = fitted[variant]
+    archs, _ = _toy()
+    assert 0.0 <= model.hyper_val_acc_ <= 1.0
+    assert len(model.hyper_val_archs_) == 4 and not set(model.hyper_val_archs_) & set(archs)
+    pred = model.predict(archs)
+    assert pred.shape == (24,) and np.isfinite(pred).all()
+    if variant == "hypernas":
+        assert set(model.loss_weights_) == {"predictor", "hypernet"}
+        assert all(w > 0 for w in model.loss_weights_.values())
+        assert isinstance(model.loss_, PreferenceWeightedLoss) and model.loss_.q == 1.5
+    else:
+        assert model.loss_weights_ is None and model.loss_ is None
+
+
+def test_hypernas_h_trains_encoder_with_the_hypernet_loss_only(fitted):
+    """hypernas-h's encoder sees no regression loss: that it moved at all is the CE's doing."""
+    model = fitted["hypernas-h"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(model.seed)
+        init = model._build_model()
+    trained = model.model_
+    for name, p in init.encoder.named_parameters():
+        assert not torch.equal(p, dict(trained.encoder.named_parameters())[name]), name
+    # ... and the regressor was fitted afterwards on the frozen embeddings.
+    assert not torch.equal(init.regressor.lins[0].weight, trained.regressor.lins[0].weight)
+
+
+def test_same_seed_same_result(cifar_root):
+    archs, y = _toy(16)
+    kw = dict(FAST, epochs=1, variant="hypernas", aux_root=cifar_root)
+    a = HyperNASPredictor(**kw, seed=1).fit(archs, y)
+    b = HyperNASPredictor(**kw, seed=1).fit(archs, y)
+    np.testing.assert_array_equal(a.predict(archs), b.predict(archs))
+    assert a.hyper_val_acc_ == b.hyper_val_acc_
+
+
+def test_ce_gradient_reaches_the_shared_encoder(cifar_root):
+    """The estimator's auxiliary loss, backpropagated, reaches every encoder parameter."""
+    predictor = HyperNASPredictor(variant="hypernas-h", aux_root=cifar_root, **FAST)
+    torch.manual_seed(0)
+    model = predictor._build_model()
+    aux = AuxiliaryTask(cifar_root, predictor.proxy)
+    archs, _ = _toy(4)
+    batch = Batch.from_data_list([arch_to_data(a, SPACE) for a in archs])
+    out = model.encode(batch)
+    loss = aux.loss(model, batch, out.node, torch.Generator().manual_seed(0))
+    loss.backward()
+    for name, p in model.encoder.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert model.hypernet.shared.stem.conv.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.regressor.parameters())
+
+
+def test_predict_needs_no_aux_data_and_ignores_the_branch(cifar_root, tmp_path):
+    archs, y = _toy()
+    root = tmp_path / "cifar"
+    shutil.copytree(cifar_root, root)
+    model = HyperNASPredictor(variant="hypernas", aux_root=str(root), **FAST).fit(archs, y)
+    before = model.predict(archs)
+    shutil.rmtree(root)
+    np.testing.assert_array_equal(model.predict(archs), before)
+    model.model_.hypernet = None  # branch off: the same predictions
+    np.testing.assert_array_equal(model.predict(archs), before)
+
+
+# --------------------------------------------------------------------- weights
+@pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
+def test_generate_weights_loads_into_the_real_network(fitted, variant):
+    model = fitted[variant]
+    state = model.generate_weights(ARCH)
+    net = NASBench201Network.from_arch(ARCH, C=4, N=1)
+    net.load_state_dict(state)  # strict: exactly the real network's keys
+    hypernet = model.model_.hypernet
+    for name in net.op_weight_names().values():
+        assert not torch.equal(state[name], torch.zeros_like(state[name]))
+    torch.testing.assert_close(state["stem.conv.weight"], hypernet.shared.stem.conv.weight)
+    torch.testing.assert_close(state["classifier.bias"], hypernet.shared.classifier.bias)
+    # In training mode (batch statistics) the real network computes the branch's logits.
+    images = torch.randn(6, 3, 8, 8)
+    data = arch_to_data(ARCH, SPACE)
+    with torch.no_grad():
+        node = model.model_.encode(Batch.from_data_list([data])).node
+        expected = hypernet(ARCH, node, data.cell_pos, images, op=data.op)
+        torch.testing.assert_close(net.train()(images), expected)
+
+
+def test_generate_weights_needs_a_hypernetwork():
+    archs, y = _toy()
+    model = HyperNASPredictor(variant="np", epochs=1, hidden_channels=8, progress=False)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        model.generate_weights(ARCH)
+    model.fit(archs, y)
+    with pytest.raises(ValueError, match="variant 'np' has no hypernetwork"):
+        model.generate_weights(ARCH)
+
+
+# ----------------------------------------------------------------- persistence
+@pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
+def test_save_load_round_trip(fitted, tmp_path, variant):
+    model = fitted[variant]
+    path = tmp_path / "model.pt"
+    model.save(str(path))
+    loaded = HyperNASPredictor.load(str(path))
+    assert loaded.get_params() == model.get_params()
+    assert loaded.proxy == ProxyConfig(**TINY) and loaded.q == model.q
+    archs, _ = _toy()
+    np.testing.assert_array_equal(loaded.predict(archs), model.predict(archs))
+    assert loaded.hyper_val_acc_ == model.hyper_val_acc_
+    assert loaded.hyper_val_archs_ == model.hyper_val_archs_
+    assert loaded.loss_weights_ == model.loss_weights_
+    if model.loss_ is not None:
+        torch.testing.assert_close(loaded.loss_.u, model.loss_.u)
+    torch.testing.assert_close(loaded.generate_weights(ARCH), model.generate_weights(ARCH))
+
+
+# --------------------------------------------------------------- configuration
+def test_q_2_trains_the_liebel_koerner_loss(cifar_root):
+    archs, y = _toy(16)
+    model = HyperNASPredictor(variant="hypernas", q=2, aux_root=cifar_root,
+                              **dict(FAST, epochs=1)).fit(archs, y)
+    loss = model.loss_
+    assert loss.q == 2.0 and not torch.equal(loss.u, torch.ones(2))  # trained, from init 1
+    losses = torch.tensor([0.7, 2.3])
+    u = loss.u.detach()
+    expected = (losses / (2 * u ** 2) + torch.log1p(u ** 2)).sum()
+    torch.testing.assert_close(loss(losses).detach(), expected)
+    w = model.loss_weights_
+    torch.testing.assert_close(torch.tensor([w["predictor"], w["hypernet"]]), 1 / (2 * u ** 2))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(variant="np", q=1.5), "leave q=None"),
+    (dict(variant="hypernas-h", q=2.0), "leave q=None"),
+    (dict(variant="hypernas", q=0.0), "q must be a finite positive number"),
+    (dict(variant="hypernas", q=float("nan")), "q must be a finite positive number"),
+    (dict(variant="hypernas-p", proxy="small"), "leave proxy=None"),
+    (dict(variant="np", aux_root="/tmp"), "leave aux_root=None"),
+    (dict(variant="hypernas", proxy="huge"), "Unknown proxy 'huge'"),
+    (dict(variant="hypernas", proxy={"C": 4, "depth": 2}), r"Unknown ProxyConfig field\(s\)"),
+    (dict(variant="hypernas", proxy={"image_size": 10}), "multiple of 4"),
+    (dict(variant="hypernas", proxy={"N": 3}, space=NASBench201Space(cells_per_stage=2)),
+     "proxy.N=3 exceeds"),
+])
+def test_bad_hypernet_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HyperNASPredictor(**kwargs)
+
+
+def test_defaults_of_the_new_arguments(monkeypatch, tmp_path):
+    model = HyperNASPredictor(variant="hypernas")
+    assert model.q == 1.5 and model.proxy == ProxyConfig()
+    monkeypatch.setenv(raw_files.ROOT_ENV, str(tmp_path))
+    assert model.aux_root_ == str(tmp_path / "cifar10")
+    params = HyperNASPredictor(variant="np").get_params()
+    assert params["q"] is None and params["proxy"] is None and params["aux_root"] is None
+
+
+def test_bad_training_data(cifar_root):
+    archs, y = _toy(8)
+    model = HyperNASPredictor(variant="hypernas", aux_root=cifar_root, **FAST)
+    small = [arch_to_data(a, NASBench201Space(cells_per_stage=2)) for a in archs]
+    with pytest.raises(ValueError, match="has 8 cells, but the encoder graphs"):
+        model.fit(small, y)
+    big_batch = dict(FAST, proxy=dict(TINY, batch_size=1000))
+    with pytest.raises(ValueError, match="exceeds the 180 training images"):
+        HyperNASPredictor(variant="hypernas", aux_root=cifar_root, **big_batch).fit(archs, y)
+
+
+def test_held_out_archs_avoid_the_training_set():
+    archs, _ = _toy(50)
+    out = held_out_archs(SPACE, archs, 30, seed=3)
+    assert len(set(out)) == 30 and not set(out) & set(archs)
+    assert out == held_out_archs(SPACE, archs, 30, seed=3)
+
+
+def test_cli_passes_the_new_arguments(capsys):
+    args = build_parser().parse_args(["evaluate", "--train-size", "10", "--variant", "hypernas",
+                                      "--q", "2", "--proxy", "full", "--aux-root", "/data/c"])
+    from hypernas_pyg.cli import _model_kwargs
+    kwargs = _model_kwargs(args, 0)
+    assert kwargs["q"] == 2.0 and kwargs["proxy"] == "full" and kwargs["aux_root"] == "/data/c"
+    assert main(["evaluate", "--train-size", "10", "--variant", "np", "--q", "2"]) == 2
+    assert "leave q=None" in capsys.readouterr().err
+
+
+def test_validation_batches_mix_the_classes(cifar_root):
+    """Held-out images stored class by class are shuffled before the BatchNorm batches."""
+    aux = AuxiliaryTask(cifar_root, ProxyConfig(**TINY))
+    order = torch.argsort(aux.heldout.labels, stable=True)
+    aux.heldout.images, aux.heldout.labels = aux.heldout.images[order], aux.heldout.labels[order]
+    images, labels = aux._validation_batches()
+    assert sorted(labels.tolist()) == sorted(aux.heldout.labels.tolist())
+    assert not torch.equal(labels, aux.heldout.labels)
+    assert len(set(labels[:len(labels) // 2].tolist())) > 2
+
+
+def test_fold_standardisation_is_exact():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(5, 3)
+    mean, inv_std = torch.randn(5), torch.tensor([2.0, 0.5, 0.0, 1.0, 3.0])
+    x = torch.randn(7, 5)
+    expected = lin((x - mean) * inv_std)
+    fold_standardisation(lin, mean, inv_std)
+    torch.testing.assert_close(lin(x), expected)
+    assert torch.all(lin.weight[:, 2] == 0)  # a constant dimension is ignored
