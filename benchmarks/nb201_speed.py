@@ -1,0 +1,74 @@
+"""Fit and scoring time of the predictor on NAS-Bench-201 (run on an otherwise idle machine).
+
+    python benchmarks/nb201_speed.py --out benchmarks/results/nb201_speed.json
+
+Fits each variant on ``--train-size`` architectures, then scores all 15,625
+``--repeats`` times (predict only: the dataset is already loaded). Reports
+seconds and the process's peak resident memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import resource
+import statistics
+import sys
+import time
+
+import torch
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="benchmarks/results/nb201_speed.json")
+    p.add_argument("--root", default=osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg",
+                                              "nasbench201"))
+    p.add_argument("--train-size", type=int, default=469)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variants", nargs="+", default=["hypernas-p", "np"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    from hypernas_pyg import HyperNASPredictor
+    from hypernas_pyg.datasets import NASBench201
+    from hypernas_pyg.evaluation import hardware, sample_train_indices
+    from hypernas_pyg.metrics import kendall_tau
+
+    t0 = time.perf_counter()
+    dataset = NASBench201(args.root, log=False)
+    load_seconds = time.perf_counter() - t0
+    train = dataset[torch.as_tensor(sample_train_indices(len(dataset), args.train_size, args.seed))]
+    rows = []
+    for variant in args.variants:
+        predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False)
+        t0 = time.perf_counter()
+        predictor.fit(train)
+        fit_seconds = time.perf_counter() - t0
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            pred = predictor.predict(dataset)
+            times.append(time.perf_counter() - t0)
+        rows.append({"variant": variant, "train_size": args.train_size, "seed": args.seed,
+                     "fit_seconds": fit_seconds, "predict_seconds_all": times,
+                     "predict_seconds_median": statistics.median(times),
+                     "num_archs": len(dataset),
+                     "kendall_tau": kendall_tau(pred, dataset.y[:, 1].numpy()),
+                     "config": predictor.get_params()})
+        print(f"{variant}: fit {fit_seconds:.1f} s on {args.train_size}, predict "
+              f"{statistics.median(times):.2f} s for {len(dataset)} archs", flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = {"runs": rows, "dataset_load_seconds": load_seconds, "peak_rss_mb": peak_mb,
+              "hardware": {**hardware(), "cpu_count": os.cpu_count()}}
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
