@@ -1,11 +1,12 @@
 """Fast batching of architectures stored in an ``InMemoryDataset``."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Batch, InMemoryDataset
+from torch.utils.data import BatchSampler, RandomSampler
+from torch_geometric.data import Batch, Data, InMemoryDataset
 
 #: Node-level and edge-level attributes the encoder reads.
 NODE_KEYS = ("x", "cell_pos")
@@ -17,6 +18,33 @@ def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
     total = int(counts.sum())
     offsets = torch.repeat_interleave(starts - (torch.cumsum(counts, 0) - counts), counts)
     return torch.arange(total) + offsets
+
+
+def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
+                    graph_keys: Sequence[str] = ("y",)) -> Batch:
+    """Gathers the graphs ``index`` of a collated ``(data, slices)`` storage into a batch.
+
+    Only the attributes the encoder reads are gathered (``x``, ``cell_pos``,
+    ``edge_index``, ``rev_edge_index``) plus the graph-level ``graph_keys``
+    present in the storage; node indices are shifted as PyG's batching does.
+    """
+    node_slices, edge_slices = slices["x"], slices["edge_index"]
+    n_start, n_count = node_slices[index], node_slices[index + 1] - node_slices[index]
+    e_start, e_count = edge_slices[index], edge_slices[index + 1] - edge_slices[index]
+    node_ids = _ranges(n_start, n_count)
+    edge_ids = _ranges(e_start, e_count)
+    ptr = torch.cat([n_count.new_zeros(1), torch.cumsum(n_count, 0)])
+    shift = torch.repeat_interleave(ptr[:-1], e_count)
+    out = {key: data[key][node_ids] for key in NODE_KEYS}
+    for key in EDGE_KEYS:
+        out[key] = data[key][:, edge_ids] + shift
+    for key in graph_keys:
+        if key in slices:
+            out[key] = data[key][index]
+    batch = Batch(**out)
+    batch.batch = torch.repeat_interleave(torch.arange(index.numel()), n_count)
+    batch.ptr = ptr
+    return batch
 
 
 def collate_in_memory(dataset: InMemoryDataset,
@@ -39,20 +67,38 @@ def collate_in_memory(dataset: InMemoryDataset,
     if dataset._indices is not None:  # a subset view: map to storage positions
         base = torch.as_tensor(list(dataset._indices), dtype=torch.long)
         index = base[index]
-    data, slices = dataset._data, dataset.slices
-    node_slices, edge_slices = slices["x"], slices["edge_index"]
-    n_start, n_count = node_slices[index], node_slices[index + 1] - node_slices[index]
-    e_start, e_count = edge_slices[index], edge_slices[index + 1] - edge_slices[index]
-    node_ids = _ranges(n_start, n_count)
-    edge_ids = _ranges(e_start, e_count)
-    ptr = torch.cat([n_count.new_zeros(1), torch.cumsum(n_count, 0)])
-    shift = torch.repeat_interleave(ptr[:-1], e_count)
-    out = {key: data[key][node_ids] for key in NODE_KEYS}
-    for key in EDGE_KEYS:
-        out[key] = data[key][:, edge_ids] + shift
-    if "y" in slices:
-        out["y"] = data.y[index]
-    batch = Batch(**out)
-    batch.batch = torch.repeat_interleave(torch.arange(index.numel()), n_count)
-    batch.ptr = ptr
-    return batch
+    return collate_storage(dataset._data, dataset.slices, index)
+
+
+class ShuffledBatches:
+    """Shuffled mini-batches of a list of graphs, gathered from one concatenated storage.
+
+    Yields exactly the batches (same graphs, same order, same tensors) that
+    ``torch_geometric.loader.DataLoader(data_list, batch_size, shuffle=True,
+    generator=generator)`` would, restricted to the encoder's attributes and
+    ``graph_keys``, without collating Python objects on every step.
+
+    Args:
+        data_list: The graphs (each with the ``graph_keys`` it should carry).
+        batch_size: Graphs per batch (the last one may be smaller).
+        generator: Random generator of the shuffling, advanced as the loader's.
+        graph_keys: Graph-level attributes to carry, e.g. ``("target",)``.
+    """
+
+    def __init__(self, data_list: Sequence[Data], batch_size: int, generator: torch.Generator,
+                 graph_keys: Sequence[str] = ("target",)) -> None:
+        self.data, self.slices = InMemoryDataset.collate(list(data_list))
+        self.num_graphs = len(data_list)
+        self.batch_size = batch_size
+        self.generator = generator
+        self.graph_keys = tuple(graph_keys)
+
+    def __len__(self) -> int:
+        return -(-self.num_graphs // self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        # A DataLoader iterator draws its base seed from the generator first.
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        sampler = RandomSampler(range(self.num_graphs), generator=self.generator)
+        for index in BatchSampler(sampler, self.batch_size, drop_last=False):
+            yield collate_storage(self.data, self.slices, torch.tensor(index), self.graph_keys)

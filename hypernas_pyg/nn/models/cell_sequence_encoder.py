@@ -57,12 +57,26 @@ def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
     nodes = list(torch.split(order, counts.tolist()))
     sizes = counts.tolist()
 
+    width = max(sizes) if sizes else 0
+
     def split_edges(ei: Tensor) -> list[Tensor]:
+        # One stable sort by (cell position, local target) builds every
+        # position's CSR adjacency at once; it orders edges exactly as sorting
+        # by position and then by target within each position would.
         pos = cell_pos[ei[0]]
-        eorder = torch.argsort(pos, stable=True)
+        src, dst = local[ei[0]], local[ei[1]]
+        key = pos * width + dst
+        perm = torch.argsort(key, stable=True)
         ecounts = torch.bincount(pos, minlength=num_cells).tolist()
-        parts = torch.split(local[ei[:, eorder]], ecounts, dim=1)
-        return [csr_adjacency(part, n) for part, n in zip(parts, sizes)]
+        row_counts = torch.bincount(key, minlength=num_cells * width).view(num_cells, width)
+        ones = torch.ones(ei.size(1), dtype=torch.float, device=ei.device)
+        adjs = []
+        for p, (cols, vals, n) in enumerate(zip(torch.split(src[perm], ecounts),
+                                                torch.split(ones, ecounts), sizes)):
+            crow = torch.zeros(n + 1, dtype=torch.long, device=ei.device)
+            crow[1:] = torch.cumsum(row_counts[p, :n], 0)
+            adjs.append(torch.sparse_csr_tensor(crow, cols, vals, (n, n), check_invariants=False))
+        return adjs
 
     return _CellGroups(nodes, split_edges(edge_index), split_edges(rev_edge_index))
 
