@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     from hypernas_pyg.evaluation import hardware, sample_train_indices
     from hypernas_pyg.metrics import kendall_tau
 
+    load_before = os.getloadavg()  # other work on the machine skews the timings
     t0 = time.perf_counter()
     dataset = NASBench201(args.root, log=False)
     load_seconds = time.perf_counter() - t0
@@ -63,6 +64,7 @@ def main(argv=None) -> int:
               f"{statistics.median(times):.2f} s for {len(dataset)} archs", flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {"runs": rows, "dataset_load_seconds": load_seconds, "peak_rss_mb": peak_mb,
+              "load_average_before": load_before, "load_average_after": os.getloadavg(),
               "hardware": {**hardware(), "cpu_count": os.cpu_count()}}
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as f:

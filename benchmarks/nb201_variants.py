@@ -46,13 +46,17 @@ def summarise(df: pd.DataFrame) -> str:
     table = g.agg(tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
                   heldout_mean=("kendall_tau_heldout", "mean"), seeds=("seed", "nunique"),
                   fit_s=("fit_seconds", "mean"), predict_s=("predict_seconds", "mean"))
+    if "hyper_val_acc" in df:
+        table["hyper_val_acc"] = g["hyper_val_acc"].mean()
     table = table.reset_index()
-    lines = ["| variant | encoder | context | N | Kendall tau (all) | held-out | seeds | fit s | predict s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| variant | encoder | context | N | Kendall tau (all) | held-out | seeds | fit s "
+             "| predict s | hypernet val acc |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
+        hva = getattr(r, "hyper_val_acc", float("nan"))
         lines.append(f"| {r.variant} | {r.encoder} | {r.context or '-'} | {r.train_size} | "
                      f"{r.tau_mean:.3f} ± {r.tau_std:.3f} | {r.heldout_mean:.3f} | {r.seeds} | "
-                     f"{r.fit_s:.1f} | {r.predict_s:.2f} |")
+                     f"{r.fit_s:.1f} | {r.predict_s:.2f} | "
+                     f"{'-' if pd.isna(hva) else f'{hva:.3f}'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -66,7 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--context", default="", help="override the variant's context")
     p.add_argument("--sizes", nargs="+", type=int, default=[39, 78, 156, 469])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    p.add_argument("--workers", type=int, default=2, help="parallel runs (1 thread each)")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: 1 with several workers, else 2)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="predictor hyper-parameter overrides, e.g. epochs=100")
     args = p.parse_args(argv)
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
     NASBench201(args.root, log=False)  # process once before the workers start
 
     done = pd.read_csv(args.out) if osp.exists(args.out) else pd.DataFrame(columns=KEYS)
-    done["context"] = done["context"].fillna("")
+    done["context"] = done["context"].astype(object).fillna("")
     finished = {tuple(r) for r in done[KEYS].astype(str).itertuples(index=False)}
     jobs = []
     for size in args.sizes:
@@ -91,7 +97,7 @@ def main(argv=None) -> int:
                         continue
                     jobs.append({"variant": variant, "encoder": encoder, "context": args.context,
                                  "train_size": size, "seed": seed, "root": args.root,
-                                 "threads": 1 if args.workers > 1 else 2,
+                                 "threads": args.threads or (1 if args.workers > 1 else 2),
                                  "overrides": dict(overrides)})
     print(f"{len(jobs)} runs to do, {len(finished)} already in {args.out}", flush=True)
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
@@ -101,7 +107,7 @@ def main(argv=None) -> int:
             frame = pd.DataFrame([row])
             frame.to_csv(args.out, mode="a", header=not osp.exists(args.out), index=False)
     df = pd.read_csv(args.out)
-    df["context"] = df["context"].fillna("")
+    df["context"] = df["context"].astype(object).fillna("")
     summary = summarise(df)
     stem = osp.splitext(args.out)[0]
     with open(stem + ".md", "w") as f:

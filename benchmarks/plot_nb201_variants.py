@@ -11,6 +11,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -27,7 +28,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="PNG path (default: next to the CSV)")
     args = p.parse_args(argv)
     df = pd.read_csv(args.csv)
-    df["context"] = df["context"].fillna("")
+    df["context"] = df["context"].astype(object).fillna("")
     fig, ax = plt.subplots(figsize=(6, 4))
     for (variant, encoder, context), g in df.groupby(["variant", "encoder", "context"]):
         s = g.groupby("train_size")["kendall_tau"].agg(["mean", "std"]).reset_index()
@@ -36,6 +37,7 @@ def main(argv=None) -> int:
     for name, values in PAPER.items():
         ax.plot(PAPER_SIZES, values, linestyle="--", marker="x", alpha=0.6, label=name)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xticks(PAPER_SIZES, [str(s) for s in PAPER_SIZES])
     ax.set_xlabel("training architectures")
     ax.set_ylabel("Kendall tau (all 15,625, CIFAR-10 test)")
