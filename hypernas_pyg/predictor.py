@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import os.path as osp
 import sys
-import tempfile
 from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
@@ -14,6 +12,7 @@ from torch_geometric.data import Batch, Dataset, InMemoryDataset
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.data.collate import ShuffledBatches, collate_in_memory
@@ -402,16 +401,8 @@ class HyperNASPredictor:
                                     if self.loss_ is not None else None),
                 "hyper_val_acc": self.hyper_val_acc_, "hyper_val_archs": self.hyper_val_archs_,
                 "loss_weights": self.loss_weights_}
-        directory = osp.dirname(osp.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix="tmp-ckpt-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-            os.replace(tmp, path)
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            torch.save(state, f)
 
     @classmethod
     def load(cls, path: str, device: Optional[str] = None) -> "HyperNASPredictor":

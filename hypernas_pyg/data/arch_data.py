@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 import torch
-from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
 from torch_geometric.data.storage import GlobalStorage

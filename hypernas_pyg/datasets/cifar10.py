@@ -10,7 +10,6 @@ import os.path as osp
 import pickle
 import sys
 import tarfile
-import tempfile
 import zipfile
 from typing import Iterator, Optional, Sequence, Union
 
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.datasets.raw_files import MIRROR_ENV, RawFile, fetch_raw_files
 
 logger = logging.getLogger(__name__)
@@ -453,15 +453,8 @@ class CIFAR10Images(Dataset):
         cache = {"format_version": self.VERSION, "source": source, "part": part,
                  "raw_name": spec.name, "raw_size": osp.getsize(raw_path),
                  "images": images, "labels": labels}
-        os.makedirs(self.processed_dir, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.processed_dir, prefix="part-", suffix=".pt.tmp")
-        os.close(fd)
-        try:
-            torch.save(cache, tmp)
-            os.replace(tmp, path)
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
+        with atomic_file(path) as tmp, open(tmp, "wb") as f:
+            torch.save(cache, f)
         return images, labels
 
     @staticmethod

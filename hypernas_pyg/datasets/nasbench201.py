@@ -6,12 +6,12 @@ import json
 import logging
 import os
 import os.path as osp
-import tempfile
 from typing import Callable, Optional
 
 import torch
 from torch_geometric.data import InMemoryDataset
 
+from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.datasets.raw_files import RawFile, fetch_raw_files
 from hypernas_pyg.spaces.nasbench201 import NASBench201Space
@@ -172,17 +172,10 @@ class NASBench201(InMemoryDataset):
         for path in (self.processed_paths[0], self._meta_path):
             if osp.exists(path):
                 os.remove(path)
-        fd, tmp = tempfile.mkstemp(dir=self.processed_dir, prefix=".part-")
-        os.close(fd)
-        try:
+        with atomic_file(self.processed_paths[0]) as tmp:
             self._save_compact(data_list, tmp)
-            os.replace(tmp, self.processed_paths[0])
-        finally:
-            if osp.exists(tmp):
-                os.remove(tmp)
-        with open(self._meta_path + ".part", "w") as f:
+        with atomic_file(self._meta_path) as tmp, open(tmp, "w") as f:
             json.dump(self._fingerprint(), f)
-        os.replace(self._meta_path + ".part", self._meta_path)
 
     # Derived attributes (one-hot ``x`` and ``rev_edge_index``) are not written to
     # disk and integer attributes are stored in the smallest dtype that holds them:

@@ -5,10 +5,11 @@ import logging
 import os
 import os.path as osp
 import shutil
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from typing import Optional, Sequence
+
+from hypernas_pyg.atomic_file import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -39,27 +40,14 @@ class RawFile:
 
 
 def _atomic_copy(src: str, dst: str) -> None:
-    os.makedirs(osp.dirname(dst), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(dst), prefix=".part-")
-    os.close(fd)
-    try:
+    with atomic_file(dst) as tmp:
         shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _atomic_download(url: str, dst: str, timeout: float = 30.0) -> None:
-    os.makedirs(osp.dirname(dst), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=osp.dirname(dst), prefix=".part-")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_file(dst) as tmp, open(tmp, "wb") as out, \
+            urllib.request.urlopen(url, timeout=timeout) as resp:
+        shutil.copyfileobj(resp, out)
 
 
 def fetch_raw_files(files: Sequence[RawFile], raw_dir: str,
