@@ -1,6 +1,7 @@
 """The global (cell-sequence) architecture encoder of HyperNAS."""
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple, Optional, Union
 
 import torch
@@ -42,8 +43,10 @@ def csr_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=dst.device)
     crow[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0)
     ones = torch.ones(dst.numel(), dtype=torch.float, device=dst.device)
-    return torch.sparse_csr_tensor(crow, src[perm], ones, (num_nodes, num_nodes),
-                                   check_invariants=False)
+    with warnings.catch_warnings():  # torch flags CSR support as beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, src[perm], ones, (num_nodes, num_nodes),
+                                       check_invariants=False)
 
 
 def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
@@ -75,7 +78,10 @@ def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
                                                 torch.split(ones, ecounts), sizes)):
             crow = torch.zeros(n + 1, dtype=torch.long, device=ei.device)
             crow[1:] = torch.cumsum(row_counts[p, :n], 0)
-            adjs.append(torch.sparse_csr_tensor(crow, cols, vals, (n, n), check_invariants=False))
+            with warnings.catch_warnings():  # torch flags CSR support as beta
+                warnings.simplefilter("ignore", UserWarning)
+                adjs.append(torch.sparse_csr_tensor(crow, cols, vals, (n, n),
+                                                    check_invariants=False))
         return adjs
 
     return _CellGroups(nodes, split_edges(edge_index), split_edges(rev_edge_index))
