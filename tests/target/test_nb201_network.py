@@ -53,7 +53,7 @@ def zc_table() -> dict:
     mirror = os.environ.get("HYPERNAS_MIRROR")
     if not mirror:
         pytest.skip("HYPERNAS_MIRROR is not set: point it at the data mirror "
-                    "(e.g. /work/shared/data) to check against nasbench201/zc_nasbench201.json")
+                    "(e.g. ../shared/data) to check against nasbench201/zc_nasbench201.json")
     path = Path(mirror) / "nasbench201" / "zc_nasbench201.json"
     if not path.is_file():
         pytest.fail(f"HYPERNAS_MIRROR={mirror} but {path} does not exist")
