@@ -213,7 +213,7 @@ class HyperNASPredictor:
                                                                          "cifar10")
 
     # ------------------------------------------------------------ data
-    def _as_data(self, archs: ArchInput, y: Optional[Sequence[float]] = None) -> list[ArchData]:
+    def _as_data(self, archs: ArchInput) -> list[ArchData]:
         items = list(archs) if not isinstance(archs, Dataset) else archs
         if len(items) == 0:
             raise ValueError("no architectures given")

@@ -36,17 +36,22 @@ class _CellGroups(NamedTuple):
     rev_edges: list[Tensor]
 
 
+def _csr(row_counts: Tensor, cols: Tensor, num_nodes: int) -> Tensor:
+    """A ``num_nodes x num_nodes`` CSR matrix of ones from per-row counts and column ids."""
+    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=cols.device)
+    crow[1:] = torch.cumsum(row_counts, 0)
+    ones = torch.ones(cols.numel(), dtype=torch.float, device=cols.device)
+    with warnings.catch_warnings():  # torch flags CSR support as beta
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, ones, (num_nodes, num_nodes),
+                                       check_invariants=False)
+
+
 def csr_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     """The transposed adjacency ``adj_t`` (row ``j`` lists the sources of ``j``) in CSR."""
     dst, src = edge_index[1], edge_index[0]
     perm = torch.argsort(dst, stable=True)
-    crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=dst.device)
-    crow[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes), 0)
-    ones = torch.ones(dst.numel(), dtype=torch.float, device=dst.device)
-    with warnings.catch_warnings():  # torch flags CSR support as beta
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, src[perm], ones, (num_nodes, num_nodes),
-                                       check_invariants=False)
+    return _csr(torch.bincount(dst, minlength=num_nodes), src[perm], num_nodes)
 
 
 def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
@@ -72,17 +77,8 @@ def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
         perm = torch.argsort(key, stable=True)
         ecounts = torch.bincount(pos, minlength=num_cells).tolist()
         row_counts = torch.bincount(key, minlength=num_cells * width).view(num_cells, width)
-        ones = torch.ones(ei.size(1), dtype=torch.float, device=ei.device)
-        adjs = []
-        for p, (cols, vals, n) in enumerate(zip(torch.split(src[perm], ecounts),
-                                                torch.split(ones, ecounts), sizes)):
-            crow = torch.zeros(n + 1, dtype=torch.long, device=ei.device)
-            crow[1:] = torch.cumsum(row_counts[p, :n], 0)
-            with warnings.catch_warnings():  # torch flags CSR support as beta
-                warnings.simplefilter("ignore", UserWarning)
-                adjs.append(torch.sparse_csr_tensor(crow, cols, vals, (n, n),
-                                                    check_invariants=False))
-        return adjs
+        cols = torch.split(src[perm], ecounts)
+        return [_csr(row_counts[p, :n], c, n) for p, (c, n) in enumerate(zip(cols, sizes))]
 
     return _CellGroups(nodes, split_edges(edge_index), split_edges(rev_edge_index))
 
