@@ -80,3 +80,20 @@ def test_reset_parameters_changes_weights():
     before = conv.lin_fwd.weight.detach().clone()
     conv.reset_parameters()
     assert not torch.equal(before, conv.lin_fwd.weight)
+
+
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_dense_form_equals_message_passing(self_loops):
+    # Two graphs of 4 and 3 nodes, padded to width 4.
+    from hypernas_pyg.nn.conv.bi_gcn_conv import dense_mean_operator
+    torch.manual_seed(0)
+    conv = BiGCNConv(5, 7, add_self_loops=self_loops)
+    x = torch.randn(7, 5)
+    edge_index = torch.cat([EDGES, torch.tensor([[4, 4], [5, 6]])], dim=1)
+    group = torch.tensor([0, 0, 0, 0, 1, 1, 1])
+    local = torch.tensor([0, 1, 2, 3, 0, 1, 2])
+    adj = dense_mean_operator(edge_index, group, local, 2, 4, self_loops)
+    rev = dense_mean_operator(edge_index.flip(0), group, local, 2, 4, self_loops)
+    padded = torch.zeros(2 * 4, 5).index_copy(0, group * 4 + local, x).view(2, 4, 5)
+    out = conv.forward_dense(padded, adj, rev).reshape(8, 7)[group * 4 + local]
+    torch.testing.assert_close(out, conv(x, edge_index))

@@ -125,3 +125,29 @@ def test_bad_arguments(kwargs, match):
 def test_conv_resolver_names():
     for name in ("bigcn", "gin", "transformer", "BiGCN"):
         assert conv_resolver(name, 8) is not None
+
+
+@pytest.mark.parametrize("context", ["preceding", "none", "positional"])
+@pytest.mark.parametrize("pool", ["mean", "sum", "max"])
+def test_dense_path_equals_sparse_path(batch, context, pool):
+    torch.manual_seed(0)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=2, context=context, pool=pool)
+    assert enc.dense  # picked automatically for BiGCN layers
+    outs, grads = [], []
+    for dense in (True, False):
+        enc.dense = dense
+        enc.zero_grad()
+        out = encode(enc, batch)
+        (out.graph.square().sum() + out.node.sum()).backward()
+        outs.append(out)
+        grads.append([p.grad.clone() for p in enc.parameters()])
+    for a, b in zip(outs[0], outs[1]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_dense_needs_bigcn_layers():
+    assert not CellSequenceEncoder(F_IN, 8, conv="gin").dense
+    with pytest.raises(ValueError, match="dense=True needs every layer to be a BiGCNConv"):
+        CellSequenceEncoder(F_IN, 8, conv="gin", dense=True)

@@ -78,6 +78,23 @@ class BiGCNConv(MessagePassing):
         out_rev = self._normalised(self.propagate(rev_edge_index, x=h_rev), h_rev, rev_edge_index)
         return 0.5 * (F.relu(out_fwd) + F.relu(out_rev))
 
+    def forward_dense(self, x: Tensor, adj: Tensor, rev_adj: Tensor) -> Tensor:
+        r"""The same layer on a batch of small graphs in dense, padded form.
+
+        Args:
+            x: Node features :math:`(B, N, F_{in})`.
+            adj: Normalised forward operator :math:`\hat{\mathbf{A}}` of every
+                graph, :math:`(B, N, N)`: row ``i`` holds the weights of the mean
+                over ``i``'s predecessors (and ``i`` itself with self-loops).
+            rev_adj: The reverse operator :math:`\hat{\mathbf{A}}_{r}`, same shape.
+
+        Returns:
+            Node features :math:`(B, N, F_{out})`, equal to :meth:`forward` on
+            the same graphs (see :func:`dense_mean_operator` for the operators).
+        """
+        return 0.5 * (F.relu(torch.bmm(adj, self.lin_fwd(x)))
+                      + F.relu(torch.bmm(rev_adj, self.lin_rev(x))))
+
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),
         # computed without materialising the self-loop edges.
@@ -100,3 +117,27 @@ class BiGCNConv(MessagePassing):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
+
+
+def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_groups: int,
+                        width: int, add_self_loops: bool = True) -> Tensor:
+    r"""One direction's normalised operator of :class:`BiGCNConv` for many small graphs.
+
+    Every node belongs to graph ``group[v]`` at padded slot ``local[v] < width``;
+    edges must not cross graphs. Row ``j`` averages the sources of ``j``'s
+    incoming edges (and ``j`` itself with self-loops), exactly as
+    :meth:`BiGCNConv.forward` normalises: pass ``edge_index`` for
+    :math:`\hat{\mathbf{A}}` and the reversed edges for :math:`\hat{\mathbf{A}}_{r}`.
+    Padded slots have no edges, so they never feed real nodes.
+
+    Returns:
+        A tensor of shape ``(num_groups, width, width)``.
+    """
+    src, dst = edge_index
+    op = torch.zeros(num_groups * width * width, device=edge_index.device)
+    op.index_put_((group[dst] * (width * width) + local[dst] * width + local[src],),
+                  op.new_ones(src.numel()), accumulate=True)
+    op = op.view(num_groups, width, width)
+    if add_self_loops:
+        op = op + torch.eye(width, device=op.device)
+    return op / op.sum(-1, keepdim=True).clamp_(min=1.0)

@@ -11,6 +11,7 @@ from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_poo
 from torch_geometric.nn.dense.linear import Linear
 
 from hypernas_pyg.nn.conv import conv_resolver
+from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, dense_mean_operator
 
 CONTEXTS = ("preceding", "none", "positional")
 POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
@@ -113,6 +114,11 @@ class CellSequenceEncoder(Module):
         max_cells: Largest number of cells (needed by ``"positional"`` only).
         dropout: Dropout on node features between layers.
         pool: Cell readout: ``"mean"``, ``"sum"`` or ``"max"``.
+        dense: Run the cells as padded dense blocks (batched matrix products)
+            instead of sparse message passing: the same function, several
+            times faster for the small cells of NAS spaces. ``None`` picks it
+            whenever every layer is a :class:`BiGCNConv`; ``True`` with other
+            layers raises ``ValueError``.
 
     Shapes:
         - **input:** ``x`` :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` and
@@ -123,7 +129,8 @@ class CellSequenceEncoder(Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 3,
                  conv: Union[str, Module] = "bigcn", context: str = "preceding",
-                 max_cells: int = 32, dropout: float = 0.0, pool: str = "mean") -> None:
+                 max_cells: int = 32, dropout: float = 0.0, pool: str = "mean",
+                 dense: Optional[bool] = None) -> None:
         super().__init__()
         if context not in CONTEXTS:
             raise ValueError(f"Unknown context {context!r}; choose one of: {', '.join(CONTEXTS)}")
@@ -143,6 +150,12 @@ class CellSequenceEncoder(Module):
         self.convs = ModuleList(conv_resolver(conv, hidden_channels) for _ in range(num_layers))
         self.dropout = Dropout(dropout)
         self.pos_emb = Embedding(max_cells, hidden_channels) if context == "positional" else None
+        dense_ok = all(isinstance(c, BiGCNConv) for c in self.convs) and len(
+            {c.add_self_loops for c in self.convs}) == 1
+        if dense and not dense_ok:
+            raise ValueError("dense=True needs every layer to be a BiGCNConv with the same "
+                             f"add_self_loops, got {[type(c).__name__ for c in self.convs]}")
+        self.dense = dense_ok if dense is None else bool(dense)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -177,6 +190,9 @@ class CellSequenceEncoder(Module):
                 raise ValueError(f"{num_cells} cells exceed max_cells={self.max_cells}")
             v = v + self.pos_emb(cell_pos)
         inject = self.context == "preceding"
+        if self.dense:
+            return self._forward_dense(v, edge_index, rev_edge_index, cell_pos, batch,
+                                       num_graphs, num_cells, inject)
 
         # Cells are processed one position at a time for the whole batch (the
         # injection makes cell i depend on cell i-1; the other contexts reuse the
@@ -198,3 +214,54 @@ class CellSequenceEncoder(Module):
         node = torch.empty_like(v).index_copy_(0, order, torch.cat(outs))
         cell = torch.stack(cells, dim=1)
         return EncoderOutput(node, cell, cell.mean(dim=1))
+
+    def _forward_dense(self, v: Tensor, edge_index: Tensor, rev_edge_index: Tensor,
+                       cell_pos: Tensor, batch: Tensor, num_graphs: int, num_cells: int,
+                       inject: bool) -> EncoderOutput:
+        # Every (cell position, graph) pair is a block of ``width`` padded node
+        # slots, position-major, so that one position's blocks are contiguous.
+        group = cell_pos * num_graphs + batch
+        num_groups = num_cells * num_graphs
+        counts = torch.bincount(group, minlength=num_groups)
+        width = int(counts.max())
+        order = torch.argsort(group, stable=True)
+        local = torch.empty_like(order)
+        starts = torch.cumsum(counts, 0) - counts
+        local[order] = torch.arange(order.numel(), device=order.device) - starts[group[order]]
+        slot = group * width + local
+        self_loops = self.convs[0].add_self_loops
+        shape = (num_cells, num_graphs, width, width)
+        adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops)
+        rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops)
+        adj, rev = adj.view(shape), rev.view(shape)
+        size = counts.view(num_cells, num_graphs, 1).to(v.dtype)
+        mask = torch.zeros(num_groups * width, dtype=v.dtype, device=v.device)
+        mask[slot] = 1.0
+        mask = mask.view(num_cells, num_graphs, width, 1)
+        padded = v.new_zeros(num_groups * width, v.size(-1)).index_copy(0, slot, v)
+        padded = padded.view(num_cells, num_graphs, width, -1)
+
+        z = v.new_zeros(num_graphs, self.hidden_channels)
+        cells, outs = [], []
+        # unbind, whose backward is one stack, not a zero-filled gradient per position
+        for k, x in enumerate(padded.unbind(0)):
+            if inject:
+                x = x + z.unsqueeze(1)
+            for i, conv in enumerate(self.convs):
+                if i > 0:
+                    x = self.dropout(x)
+                x = conv.forward_dense(x, adj[k], rev[k])
+            z = self._dense_pool(x, mask[k], size[k])
+            outs.append(x)
+            cells.append(z)
+        node = torch.stack(outs).view(num_groups * width, -1)[slot]
+        cell = torch.stack(cells, dim=1)
+        return EncoderOutput(node, cell, cell.mean(dim=1))
+
+    def _dense_pool(self, x: Tensor, mask: Tensor, size: Tensor) -> Tensor:
+        """The readout over the real (unpadded) slots; graphs without nodes give 0."""
+        if self.pool == "max":
+            out = x.masked_fill(mask == 0, float("-inf")).amax(dim=1)
+            return out.masked_fill(size == 0, 0.0)
+        out = (x * mask).sum(dim=1)
+        return out / size.clamp(min=1.0) if self.pool == "mean" else out
