@@ -37,6 +37,8 @@ class SearchSpace(ABC):
     name: str = ""
     #: Node-type vocabulary; node features are one-hot over it.
     node_types: tuple[str, ...] = ()
+    #: The ops a searched choice can take (the vocabulary of :meth:`one_hot`).
+    ops: tuple[str, ...] = ()
 
     @property
     def num_node_types(self) -> int:
@@ -65,6 +67,21 @@ class SearchSpace(ABC):
     def validate(self, arch: str) -> str:
         """Returns the normalised string of ``arch`` or raises ``ValueError``."""
         return self.to_string(self.parse(arch))
+
+    def one_hot(self, arch: str) -> np.ndarray:
+        """A flat one-hot encoding of ``arch``'s searched choices.
+
+        Choice ``k`` taking op ``ops[j]`` sets entry ``k * len(ops) + j``; the
+        feature vector of tabular baselines such as gradient-boosted trees.
+
+        Returns:
+            A float32 array of length ``num_choices * len(self.ops)``.
+        """
+        choices = self.parse(arch)
+        index = {op: j for j, op in enumerate(self.ops)}
+        out = np.zeros(len(choices) * len(self.ops), dtype=np.float32)
+        out[[k * len(self.ops) + index[op] for k, op in enumerate(choices)]] = 1.0
+        return out
 
     @abstractmethod
     def canonical_key(self, arch: str) -> str:
