@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", nargs="+", default=["hypernas-p", "np"])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--aux-root", default=None,
+                   help="CIFAR-10 cache of the hypernetwork variants (default: the predictor's)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -45,7 +47,8 @@ def main(argv=None) -> int:
     train = dataset[torch.as_tensor(sample_train_indices(len(dataset), args.train_size, args.seed))]
     rows = []
     for variant in args.variants:
-        predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False)
+        aux = {"aux_root": args.aux_root} if variant in ("hypernas", "hypernas-h") else {}
+        predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False, **aux)
         t0 = time.perf_counter()
         predictor.fit(train)
         fit_seconds = time.perf_counter() - t0

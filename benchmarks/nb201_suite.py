@@ -1,122 +1,228 @@
-"""NAS-Bench-201 ranking: HyperNAS-P vs NP over training sizes and seeds.
+"""NAS-Bench-201 ranking benchmark: every predictor variant, encoder, ablation and baseline.
 
-Every run (variant, size, seed) is one row of a CSV; finished rows are skipped
-when the script is started again, so a sweep can be stopped and continued.
-A markdown summary (mean and std over seeds) and a JSON with the hardware are
-written next to the CSV.
+Each run (method, encoder, context, q, training size, seed, configuration) is one
+row of a tidy CSV; rows already there are skipped when the script starts again,
+so a sweep can be stopped and continued. A run is identified by the full
+estimator configuration, so changing a default starts new rows instead of
+silently reusing old ones. A markdown table (mean and std over seeds) and a
+JSON with the hardware are written next to the CSV.
 
-    python benchmarks/nb201_variants.py --out benchmarks/results/nb201_variants.csv
+    python benchmarks/nb201_suite.py --study variants            # np, hypernas-p/-h, hypernas
+    python benchmarks/nb201_suite.py --study encoders            # gin, transformer
+    python benchmarks/nb201_suite.py --study q                   # q in 1.25, 2, 3 (1.5 = variants)
+    python benchmarks/nb201_suite.py --study positional          # positional cell encoding
+    python benchmarks/nb201_suite.py --study baselines           # one-hot GBDT, random floor
+    python benchmarks/nb201_suite.py --study all --sizes 39 78   # everything at two sizes
+
+Protocol: train on ``N`` architectures drawn with ``seed`` (their cifar10-valid
+validation accuracy), rank all 15,625 against CIFAR-10 test accuracy.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import os.path as osp
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import pandas as pd
 
-PAPER = {"np": {39: 0.655, 78: 0.626, 156: 0.696, 469: 0.757},
-         "hypernas": {39: 0.667, 78: 0.677, 156: 0.765, 469: 0.836}}
-KEYS = ["variant", "encoder", "context", "train_size", "seed"]
+SIZES = [39, 78, 156, 469, 781, 1563]
+KEYS = ["variant", "encoder", "context", "q", "train_size", "seed", "config"]
+BASELINES = ("gbdt", "random")
+# Estimator arguments that do not change what is computed.
+NOT_CONFIG = ("seed", "progress", "device", "aux_root")
+
+
+def study_runs(study: str) -> list[dict[str, Any]]:
+    """The (variant, encoder, context, q) combinations a study consists of."""
+    def run(variant, encoder="bigcn", context="", q=None):
+        return {"variant": variant, "encoder": encoder, "context": context, "q": q}
+    studies = {
+        "variants": [run(v) for v in ("np", "hypernas-p", "hypernas-h", "hypernas")],
+        "encoders": [run(v, e) for e in ("gin", "transformer") for v in ("hypernas-p", "hypernas")],
+        "q": [run("hypernas", q=q) for q in (1.25, 2.0, 3.0)],
+        "positional": [run(v, context="positional") for v in ("hypernas-p", "hypernas")],
+        "baselines": [run(b, encoder="") for b in BASELINES],
+    }
+    if study == "all":
+        return [r for name in studies for r in studies[name]]
+    if study not in studies:
+        raise ValueError(f"Unknown study {study!r}; choose one of: all, {', '.join(studies)}")
+    return studies[study]
+
+
+def make_estimator(run: dict[str, Any], seed: int, overrides: dict[str, Any]):
+    """The estimator of one run (the baselines take only a seed and their own options)."""
+    if run["variant"] in BASELINES:
+        from hypernas_pyg.baselines import BASELINES as classes
+        return classes[run["variant"]](seed=seed, **overrides)
+    from hypernas_pyg import HyperNASPredictor
+    kwargs = dict(overrides)
+    if run["q"] is not None:
+        kwargs["q"] = run["q"]
+    return HyperNASPredictor(variant=run["variant"], encoder=run["encoder"],
+                             context=run["context"] or None, seed=seed, progress=False, **kwargs)
+
+
+def config_key(estimator) -> str:
+    params = {k: v for k, v in estimator.get_params().items() if k not in NOT_CONFIG}
+    return json.dumps(params, sort_keys=True)
+
+
+def code_version() -> str:
+    """The git commit of the code that runs (``+dirty`` with uncommitted changes)."""
+    import subprocess
+    here = osp.dirname(osp.abspath(__file__))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, text=True,
+                                capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=here, text=True, capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
 
 
 def _run(job: dict) -> dict:
     import torch
     torch.set_num_threads(job.pop("threads"))
-    from hypernas_pyg import HyperNASPredictor
     from hypernas_pyg.datasets import NASBench201
     from hypernas_pyg.evaluation import evaluate_ranking
 
+    commit = job.pop("commit")
     dataset = NASBench201(job.pop("root"), log=False)
-    predictor = HyperNASPredictor(variant=job["variant"], encoder=job["encoder"],
-                                  context=job["context"] or None, seed=job["seed"],
-                                  progress=False, **job.pop("overrides"))
-    result = evaluate_ranking(predictor, dataset, job["train_size"], job["seed"])
-    row = {**job, **result, "threads": torch.get_num_threads()}
+    estimator = make_estimator(job, job["seed"], job.pop("overrides"))
+    result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
+    row = {**job, **result, "threads": torch.get_num_threads(), "commit": commit}
+    if row["loss_weights"] is not None:
+        row["loss_weights"] = json.dumps(row["loss_weights"], sort_keys=True)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                   for k, v in row.items()), flush=True)
+                   for k, v in row.items() if k != "config"), flush=True)
     return row
 
 
+def read_results(path: str) -> pd.DataFrame:
+    df = pd.read_csv(path, keep_default_na=False, na_values={"kendall_tau": [""]})
+    for col in ("hyper_val_acc", "q"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    return df
+
+
 def summarise(df: pd.DataFrame) -> str:
-    g = df.groupby(["variant", "encoder", "context", "train_size"])
+    """A markdown table: one line per method and size, mean ± std over seeds."""
+    df = df.copy()
+    df["q"] = df["q"].map(lambda v: "-" if pd.isna(v) else f"{v:g}")
+    g = df.groupby(["variant", "encoder", "context", "q", "train_size"], sort=True)
     table = g.agg(tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
-                  heldout_mean=("kendall_tau_heldout", "mean"), seeds=("seed", "nunique"),
-                  fit_s=("fit_seconds", "mean"), predict_s=("predict_seconds", "mean"))
-    if "hyper_val_acc" in df:
-        table["hyper_val_acc"] = g["hyper_val_acc"].mean()
-    table = table.reset_index()
-    lines = ["| variant | encoder | context | N | Kendall tau (all) | held-out | seeds | fit s "
-             "| predict s | hypernet val acc |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  heldout_mean=("kendall_tau_heldout", "mean"),
+                  spearman=("spearman", "mean"), p100=("precision_at_100", "mean"),
+                  seeds=("seed", "nunique"), fit_s=("fit_seconds", "mean"),
+                  predict_s=("predict_seconds", "mean"),
+                  hyper_val_acc=("hyper_val_acc", "mean")).reset_index()
+    lines = ["| variant | encoder | context | q | N | Kendall tau (all) | held-out | Spearman "
+             "| P@100 | seeds | fit s | predict s | hypernet val acc |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        hva = getattr(r, "hyper_val_acc", float("nan"))
-        lines.append(f"| {r.variant} | {r.encoder} | {r.context or '-'} | {r.train_size} | "
-                     f"{r.tau_mean:.3f} ± {r.tau_std:.3f} | {r.heldout_mean:.3f} | {r.seeds} | "
-                     f"{r.fit_s:.1f} | {r.predict_s:.2f} | "
-                     f"{'-' if pd.isna(hva) else f'{hva:.3f}'} |")
+        hva = "-" if pd.isna(r.hyper_val_acc) else f"{r.hyper_val_acc:.3f}"
+        std = "-" if pd.isna(r.tau_std) else f"{r.tau_std:.3f}"
+        lines.append(f"| {r.variant} | {r.encoder or '-'} | {r.context or '-'} | {r.q} | "
+                     f"{r.train_size} | {r.tau_mean:.3f} ± {std} | {r.heldout_mean:.3f} | "
+                     f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.fit_s:.1f} | "
+                     f"{r.predict_s:.2f} | {hva} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="benchmarks/results/nb201_variants.csv")
+    p.add_argument("--out", default="benchmarks/results/nb201_suite.csv")
     p.add_argument("--root", default=osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg",
                                               "nasbench201"))
-    p.add_argument("--variants", nargs="+", default=["np", "hypernas-p"])
-    p.add_argument("--encoders", nargs="+", default=["bigcn"])
-    p.add_argument("--context", default="", help="override the variant's context")
-    p.add_argument("--sizes", nargs="+", type=int, default=[39, 78, 156, 469])
+    p.add_argument("--study", default="variants",
+                   help="variants, encoders, q, positional, baselines or all")
+    p.add_argument("--variants", nargs="+", default=None,
+                   help="run these variants / baselines instead of a study")
+    p.add_argument("--encoders", nargs="+", default=["bigcn"], help="with --variants")
+    p.add_argument("--context", default="", help="with --variants: override the context")
+    p.add_argument("--q", type=float, default=None, help="with --variants: the q of hypernas")
+    p.add_argument("--sizes", nargs="+", type=int, default=SIZES)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--workers", type=int, default=2, help="parallel runs")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per run (default: 1 with several workers, else 2)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="predictor hyper-parameter overrides, e.g. epochs=100")
+                   help="estimator overrides as JSON values, e.g. epochs=100 "
+                        "aux_root='\"/path/to/cifar10\"'")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
     args = p.parse_args(argv)
 
     overrides = {}
     for item in args.set:
-        key, _, value = item.partition("=")
+        key, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--set expects KEY=VALUE, got {item!r}")
         overrides[key] = json.loads(value)
-    from hypernas_pyg.datasets import NASBench201
-    NASBench201(args.root, log=False)  # process once before the workers start
+    if args.variants:
+        runs = [{"variant": v, "encoder": "" if v in BASELINES else e, "context": args.context,
+                 "q": args.q if v == "hypernas" else None}
+                for v in args.variants for e in (args.encoders if v not in BASELINES else [""])]
+    else:
+        runs = study_runs(args.study)
+    runs = list({json.dumps(r, sort_keys=True): r for r in runs}.values())
 
-    done = pd.read_csv(args.out) if osp.exists(args.out) else pd.DataFrame(columns=KEYS)
-    done["context"] = done["context"].astype(object).fillna("")
-    finished = {tuple(r) for r in done[KEYS].astype(str).itertuples(index=False)}
-    jobs = []
+    done = (pd.read_csv(args.out, dtype=str, keep_default_na=False) if osp.exists(args.out)
+            else pd.DataFrame(columns=KEYS))
+    finished = {tuple(r) for r in done[KEYS].itertuples(index=False)}
+    jobs, commit = [], code_version()
     for size in args.sizes:
         for seed in args.seeds:
-            for variant in args.variants:
-                for encoder in args.encoders:
-                    key = (variant, encoder, args.context, str(size), str(seed))
-                    if key in finished:
-                        continue
-                    jobs.append({"variant": variant, "encoder": encoder, "context": args.context,
-                                 "train_size": size, "seed": seed, "root": args.root,
-                                 "threads": args.threads or (1 if args.workers > 1 else 2),
-                                 "overrides": dict(overrides)})
+            for run in runs:
+                # Options of the neural predictors do not apply to the baselines.
+                opts = {} if run["variant"] in BASELINES else dict(overrides)
+                config = config_key(make_estimator(run, seed, opts))
+                q = "" if run["q"] is None and run["variant"] != "hypernas" else str(
+                    run["q"] if run["q"] is not None else json.loads(config)["q"])
+                key = (run["variant"], run["encoder"], run["context"], q, str(size), str(seed),
+                       config)
+                if key in finished:
+                    continue
+                jobs.append({**run, "q": float(q) if q else None, "train_size": size,
+                             "seed": seed, "config": config, "root": args.root,
+                             "threads": args.threads or (1 if args.workers > 1 else 2),
+                             "overrides": opts, "commit": commit})
     print(f"{len(jobs)} runs to do, {len(finished)} already in {args.out}", flush=True)
+    if args.dry_run:
+        for j in jobs:
+            print(j["variant"], j["encoder"], j["context"], j["q"], j["train_size"], j["seed"])
+        return 0
+    from hypernas_pyg.datasets import NASBench201
+    NASBench201(args.root, log=False)  # process once before the workers start
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+    # Cheap runs first, so that a stopped sweep has covered the most ground.
+    jobs.sort(key=lambda j: (j["variant"] not in BASELINES, j["train_size"]))
+    # Fresh interpreters: forking a process that has run torch's thread pool can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
         for row in pool.map(_run, jobs):
-            row["overrides"] = json.dumps(overrides, sort_keys=True)
-            frame = pd.DataFrame([row])
-            frame.to_csv(args.out, mode="a", header=not osp.exists(args.out), index=False)
-    df = pd.read_csv(args.out)
-    df["context"] = df["context"].astype(object).fillna("")
-    summary = summarise(df)
-    stem = osp.splitext(args.out)[0]
+            frame = pd.DataFrame([row])[KEYS + [c for c in row if c not in KEYS]]
+            header = not osp.exists(args.out)
+            frame.to_csv(args.out, mode="a", header=header, index=False)
+    write_summary(args.out, args.workers)
+    return 0
+
+
+def write_summary(path: str, workers: int) -> None:
+    from hypernas_pyg.evaluation import hardware
+    summary = summarise(read_results(path))
+    stem = osp.splitext(path)[0]
     with open(stem + ".md", "w") as f:
         f.write(summary)
-    from hypernas_pyg.evaluation import hardware
     with open(stem + ".hardware.json", "w") as f:
-        json.dump({**hardware(), "cpu_count": os.cpu_count(), "workers": args.workers}, f, indent=2)
+        json.dump({**hardware(), "cpu_count": os.cpu_count(), "workers": workers}, f, indent=2)
     print(summary)
-    return 0
 
 
 if __name__ == "__main__":

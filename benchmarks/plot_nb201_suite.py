@@ -1,6 +1,10 @@
-"""Plot Kendall tau vs training size from a results CSV of ``nb201_variants.py``.
+"""Figures of ``nb201_suite.py`` results: Kendall tau vs training size per method.
 
-    python benchmarks/plot_nb201_variants.py benchmarks/results/nb201_variants.csv
+    python benchmarks/plot_nb201_suite.py benchmarks/results/nb201_suite.csv
+
+Writes ``<stem>_methods.png`` (the variants, the baselines and the paper's
+numbers) and ``<stem>_ablations.png`` (encoders, q, positional encoding), each
+point the mean over seeds with the standard deviation as error bar.
 """
 from __future__ import annotations
 
@@ -11,43 +15,83 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
-# Reported NAS-Bench-201 Kendall tau (HyperNAS paper, Table: 39/78/156/469 archs).
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import read_results  # noqa: E402
+
+# Reported NAS-Bench-201 Kendall tau (HyperNAS paper; 39/78/156/469 training archs).
 PAPER = {"NP (paper)": [0.655, 0.626, 0.696, 0.757],
          "PINAT (paper)": [0.494, 0.549, 0.631, 0.706],
          "HyperNAS (paper)": [0.667, 0.677, 0.765, 0.836]}
 PAPER_SIZES = [39, 78, 156, 469]
+DEFAULT_Q = 1.5
+
+
+def _label(r) -> str:
+    parts = [r.variant]
+    if r.encoder and r.encoder != "bigcn":
+        parts.append(r.encoder)
+    if r.context:
+        parts.append(r.context)
+    if r.variant == "hypernas" and not pd.isna(r.q) and r.q != DEFAULT_Q:
+        parts.append(f"q={r.q:g}")
+    return " / ".join(parts)
+
+
+def _curves(ax, df: pd.DataFrame, paper: bool) -> None:
+    df = df.assign(label=[_label(r) for r in df.itertuples()])
+    for label, g in df.groupby("label", sort=True):
+        s = g.groupby("train_size")["kendall_tau"].agg(["mean", "std"]).reset_index()
+        ax.errorbar(s["train_size"], s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3,
+                    label=label)
+    if paper:
+        for name, values in PAPER.items():
+            ax.plot(PAPER_SIZES, values, linestyle="--", marker="x", alpha=0.6, label=name)
+    sizes = sorted(set(df["train_size"]) | (set(PAPER_SIZES) if paper else set()))
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.set_xlabel("training architectures")
+    ax.set_ylabel("Kendall tau (all 15,625)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("csv")
-    p.add_argument("--out", default=None, help="PNG path (default: next to the CSV)")
     args = p.parse_args(argv)
-    df = pd.read_csv(args.csv)
-    df["context"] = df["context"].astype(object).fillna("")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for (variant, encoder, context), g in df.groupby(["variant", "encoder", "context"]):
-        s = g.groupby("train_size")["kendall_tau"].agg(["mean", "std"]).reset_index()
-        label = f"{variant} ({encoder}{', ' + context if context else ''}), ours"
-        ax.errorbar(s["train_size"], s["mean"], yerr=s["std"], marker="o", capsize=3, label=label)
-    for name, values in PAPER.items():
-        ax.plot(PAPER_SIZES, values, linestyle="--", marker="x", alpha=0.6, label=name)
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xticks(PAPER_SIZES, [str(s) for s in PAPER_SIZES])
-    ax.set_xlabel("training architectures")
-    ax.set_ylabel("Kendall tau (all 15,625, CIFAR-10 test)")
-    ax.set_title("NAS-Bench-201 ranking quality")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    df = read_results(args.csv)
+    stem = osp.splitext(args.csv)[0]
+    default = (df["encoder"].isin(["bigcn", ""]) & (df["context"] == "")
+               & (df["q"].isna() | (df["q"] == DEFAULT_Q)))
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _curves(ax, df[default], paper=True)
+    ax.set_title("NAS-Bench-201: predictor variants and baselines")
     fig.tight_layout()
-    out = args.out or osp.splitext(args.csv)[0] + ".png"
-    fig.savefig(out, dpi=120)
-    print("wrote", out)
+    fig.savefig(stem + "_methods.png", dpi=120)
+    print("wrote", stem + "_methods.png")
+
+    studies = {
+        "encoder": df["variant"].isin(["hypernas-p", "hypernas"]) & (df["context"] == "")
+        & (df["q"].isna() | (df["q"] == DEFAULT_Q)),
+        "q (hypernas)": (df["variant"] == "hypernas") & (df["encoder"] == "bigcn")
+        & (df["context"] == ""),
+        "cell context": df["variant"].isin(["hypernas-p", "hypernas"])
+        & (df["encoder"] == "bigcn") & (df["q"].isna() | (df["q"] == DEFAULT_Q)),
+    }
+    fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 4.5))
+    for ax, (title, mask) in zip(axes, studies.items()):
+        if mask.any():
+            _curves(ax, df[mask], paper=False)
+        ax.set_title(f"Ablation: {title}")
+    fig.tight_layout()
+    fig.savefig(stem + "_ablations.png", dpi=120)
+    print("wrote", stem + "_ablations.png")
     return 0
 
 
