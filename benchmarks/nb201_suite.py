@@ -87,6 +87,21 @@ def code_version() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def stock_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows run with the library's current defaults (only variant, encoder, context, q set)."""
+    cache: dict[tuple, str] = {}
+
+    def expected(r) -> str:
+        q = None if pd.isna(r.q) else float(r.q)
+        key = (r.variant, r.encoder, r.context, q)
+        if key not in cache:
+            run = {"variant": r.variant, "encoder": r.encoder, "context": r.context, "q": q}
+            cache[key] = config_key(make_estimator(run, 0, {}))
+        return cache[key]
+    return pd.Series([r.config == expected(r) for r in df.itertuples()], index=df.index,
+                     dtype=bool)
+
+
 def _run(job: dict) -> dict:
     import torch
     torch.set_num_threads(job.pop("threads"))
@@ -95,9 +110,13 @@ def _run(job: dict) -> dict:
 
     commit = job.pop("commit")
     dataset = NASBench201(job.pop("root"), log=False)
-    estimator = make_estimator(job, job["seed"], job.pop("overrides"))
+    options = job.pop("overrides")
+    overrides = json.dumps({k: v for k, v in options.items() if k not in NOT_CONFIG},
+                           sort_keys=True)
+    estimator = make_estimator(job, job["seed"], options)
     result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
-    row = {**job, **result, "threads": torch.get_num_threads(), "commit": commit}
+    row = {**job, **result, "threads": torch.get_num_threads(), "commit": commit,
+           "overrides": overrides}
     if row["loss_weights"] is not None:
         row["loss_weights"] = json.dumps(row["loss_weights"], sort_keys=True)
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
@@ -109,27 +128,36 @@ def read_results(path: str) -> pd.DataFrame:
     df = pd.read_csv(path, keep_default_na=False, na_values={"kendall_tau": [""]})
     for col in ("hyper_val_acc", "q"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
+    if "overrides" not in df:
+        df["overrides"] = "{}"
+    df["overrides"] = df["overrides"].replace("", "{}")
     return df
 
 
 def summarise(df: pd.DataFrame) -> str:
     """A markdown table: one line per method and size, mean ± std over seeds."""
     df = df.copy()
+    # Runs with changed defaults (overrides, or defaults changed since) are their own rows.
+    stock = stock_mask(df)
     df["q"] = df["q"].map(lambda v: "-" if pd.isna(v) else f"{v:g}")
-    g = df.groupby(["variant", "encoder", "context", "q", "train_size"], sort=True)
+    df["settings"] = [("default" if ok else "stale defaults") if o in ("", "{}") else o
+                      for o, ok in zip(df["overrides"], stock)]
+    g = df.groupby(["variant", "encoder", "context", "q", "settings", "train_size"], sort=True)
     table = g.agg(tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
                   heldout_mean=("kendall_tau_heldout", "mean"),
                   spearman=("spearman", "mean"), p100=("precision_at_100", "mean"),
                   seeds=("seed", "nunique"), fit_s=("fit_seconds", "mean"),
                   predict_s=("predict_seconds", "mean"),
                   hyper_val_acc=("hyper_val_acc", "mean")).reset_index()
-    lines = ["| variant | encoder | context | q | N | Kendall tau (all) | held-out | Spearman "
-             "| P@100 | seeds | fit s | predict s | hypernet val acc |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| variant | encoder | context | q | settings | N | Kendall tau (all) | held-out "
+             "| Spearman | P@100 | seeds | fit s | predict s | hypernet val acc |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         hva = "-" if pd.isna(r.hyper_val_acc) else f"{r.hyper_val_acc:.3f}"
         std = "-" if pd.isna(r.tau_std) else f"{r.tau_std:.3f}"
+        settings = r.settings.replace("|", "\\|")
         lines.append(f"| {r.variant} | {r.encoder or '-'} | {r.context or '-'} | {r.q} | "
+                     f"{settings} | "
                      f"{r.train_size} | {r.tau_mean:.3f} ± {std} | {r.heldout_mean:.3f} | "
                      f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.fit_s:.1f} | "
                      f"{r.predict_s:.2f} | {hva} |")
@@ -207,11 +235,26 @@ def main(argv=None) -> int:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
         for row in pool.map(_run, jobs):
-            frame = pd.DataFrame([row])[KEYS + [c for c in row if c not in KEYS]]
-            header = not osp.exists(args.out)
-            frame.to_csv(args.out, mode="a", header=header, index=False)
+            append_row(args.out, row)
     write_summary(args.out, args.workers)
     return 0
+
+
+def append_row(path: str, row: dict[str, Any]) -> None:
+    """Appends one run in the file's column order; a new column rewrites the file once."""
+    frame = pd.DataFrame([row])
+    if not osp.exists(path):
+        frame[KEYS + [c for c in row if c not in KEYS]].to_csv(path, index=False)
+        return
+    header = pd.read_csv(path, nrows=0).columns.tolist()
+    if set(row) <= set(header):
+        frame.reindex(columns=header).to_csv(path, mode="a", header=False, index=False)
+        return
+    old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    merged = pd.concat([old, frame], ignore_index=True)
+    from hypernas_pyg.atomic_file import atomic_file
+    with atomic_file(path) as tmp:
+        merged[header + [c for c in row if c not in header]].to_csv(tmp, index=False)
 
 
 def write_summary(path: str, workers: int) -> None:

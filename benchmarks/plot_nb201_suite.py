@@ -20,7 +20,7 @@ import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from nb201_suite import read_results  # noqa: E402
+from nb201_suite import read_results, stock_mask  # noqa: E402
 
 # Reported NAS-Bench-201 Kendall tau (HyperNAS paper; 39/78/156/469 training archs).
 PAPER = {"NP (paper)": [0.655, 0.626, 0.696, 0.757],
@@ -65,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("csv")
     args = p.parse_args(argv)
     df = read_results(args.csv)
+    df = df[stock_mask(df)]  # runs with the library defaults, apart from the studied switch
     stem = osp.splitext(args.csv)[0]
     default = (df["encoder"].isin(["bigcn", ""]) & (df["context"] == "")
                & (df["q"].isna() | (df["q"] == DEFAULT_Q)))
