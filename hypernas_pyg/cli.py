@@ -33,6 +33,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proxy", choices=list(PROXY_PRESETS), default=None,
                    help="proxy target network of the hypernetwork task: small (CPU, "
                    "the default) or full (C=16, N=5, 32x32, for a GPU); hypernas(-h) only")
+    p.add_argument("--aux-archs", type=int, default=None,
+                   help="train the hypernetwork task on batches drawn from this many "
+                   "unlabelled architectures sampled from the space (default: on the "
+                   "labelled batch); hypernas(-h) only")
     p.add_argument("--aux-root", default=None,
                    help="CIFAR-10 cache directory of the hypernetwork task (default: "
                    "$HYPERNAS_ROOT/cifar10 or ~/.cache/hypernas_pyg/cifar10; the raw file "
@@ -71,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_kwargs(args: argparse.Namespace, seed: int) -> dict:
     kwargs = {"variant": args.variant, "encoder": args.encoder, "context": args.context,
               "seed": seed, "device": args.device}
-    for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root"):
+    for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root",
+                 "aux_archs"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value

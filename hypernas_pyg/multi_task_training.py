@@ -24,7 +24,8 @@ TASKS = ("predictor", "hypernet")
 def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTask, *,
                    joint: bool, q: Optional[float], epochs: int, batch_size: int, lr: float,
                    weight_decay: float, seed: int, device: torch.device,
-                   progress: bool) -> Optional[PreferenceWeightedLoss]:
+                   progress: bool,
+                   aux_pool: Optional[Sequence[Data]] = None) -> Optional[PreferenceWeightedLoss]:
     r"""Trains ``model`` (in place) with the hypernetwork task.
 
     Every step encodes a mini-batch of architectures once and computes the
@@ -58,6 +59,11 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
         seed: Seed of the shuffling and of the auxiliary draws.
         device: Training device.
         progress: Show progress bars.
+        aux_pool: Unlabelled architectures (each with ``arch``) for the
+            hypernetwork task: when given, every step computes
+            :math:`\mathcal{L}_H` on a batch drawn from them (reshuffled when
+            used up) instead of on the labelled batch, which then serves the
+            regression loss only.
 
     Returns:
         The trained multi-task loss (``joint``), else ``None``.
@@ -66,6 +72,8 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
     aux_gen = torch.Generator().manual_seed(seed + 1)
     loader = DataLoader(list(data_list), batch_size=min(batch_size, len(data_list)),
                         shuffle=True, generator=gen, exclude_keys=["arch_id", "y"])
+    pool_batches = _endless(aux_pool, min(batch_size, len(aux_pool)),
+                            torch.Generator().manual_seed(seed + 2)) if aux_pool else None
     loss_fn = PreferenceWeightedLoss(len(TASKS), q).to(device) if joint else None
     if joint:
         groups = [{"params": list(model.parameters())},
@@ -84,8 +92,13 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
         for batch in loader:
             batch = batch.to(device)
             opt.zero_grad()
-            out = model.encode(batch)
-            ce = aux.loss(model, batch, out.node, aux_gen)
+            if pool_batches is None:
+                out = model.encode(batch)
+                ce = aux.loss(model, batch, out.node, aux_gen)
+            else:
+                pool_batch = next(pool_batches).to(device)
+                ce = aux.loss(model, pool_batch, model.encode(pool_batch).node, aux_gen)
+                out = model.encode(batch) if joint else None
             if joint:
                 mse = F.mse_loss(model.regressor(out.graph).view(-1), batch.target)
                 loss = loss_fn(torch.stack([mse, ce]))
@@ -109,6 +122,14 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
                              progress=progress)
     model.eval()
     return loss_fn
+
+
+def _endless(data: Sequence[Data], batch_size: int, generator: torch.Generator):
+    """Shuffled mini-batches of ``data``, epoch after epoch, without end."""
+    loader = DataLoader(list(data), batch_size=batch_size, shuffle=True, generator=generator,
+                        exclude_keys=["arch_id", "y"])
+    while True:
+        yield from loader
 
 
 def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: int,

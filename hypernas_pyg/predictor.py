@@ -101,6 +101,14 @@ class HyperNASPredictor:
             ``~/.cache/hypernas_pyg/cifar10``); the raw file is taken from
             there or from the ``$HYPERNAS_MIRROR`` mirror. Only read by
             :meth:`fit`. Rejected by the predictor-only variants.
+        aux_archs: Which architectures the hypernetwork task trains on.
+            ``None`` (the paper's setting): the labelled mini-batch of every
+            step. An integer ``M`` (our extension, semi-supervised): ``M``
+            architectures sampled uniformly from the search space once per
+            fit (seeded by ``seed``; no accuracies needed), from which every
+            step draws its own batch for the cross-entropy while the
+            regression loss stays on the labelled batch. Rejected by the
+            predictor-only variants.
     """
 
     def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
@@ -110,7 +118,7 @@ class HyperNASPredictor:
                  weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
                  device: str = "cpu", progress: Optional[bool] = None,
                  q: Optional[float] = None, proxy: Union[None, str, dict, ProxyConfig] = None,
-                 aux_root: Optional[str] = None) -> None:
+                 aux_root: Optional[str] = None, aux_archs: Optional[int] = None) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         hyper = variant in HYPERNET_VARIANTS
@@ -119,7 +127,8 @@ class HyperNASPredictor:
                              f"two-task loss; variant {variant!r} trains no such loss, so leave "
                              f"q=None")
         if not hyper:
-            for name, value in (("proxy", proxy), ("aux_root", aux_root)):
+            for name, value in (("proxy", proxy), ("aux_root", aux_root),
+                                ("aux_archs", aux_archs)):
                 if value is not None:
                     raise ValueError(
                         f"{name} configures the hypernetwork task of the variants "
@@ -158,6 +167,11 @@ class HyperNASPredictor:
         if aux_root is not None and not isinstance(aux_root, str):
             raise ValueError(f"aux_root must be a directory path or None, got {aux_root!r}")
         self.aux_root = aux_root
+        if aux_archs is not None and (isinstance(aux_archs, bool) or not isinstance(
+                aux_archs, int) or aux_archs < 2):
+            raise ValueError(f"aux_archs must be None or an integer of at least 2, "
+                             f"got {aux_archs!r}")
+        self.aux_archs = aux_archs
         if hyper:
             if not isinstance(self.space, NASBench201Space):
                 raise ValueError(f"variant {variant!r} needs a search space with proxy target "
@@ -188,7 +202,7 @@ class HyperNASPredictor:
                 "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
                 "target_scaling": self.target_scaling, "seed": self.seed, "device": str(self.device), "progress": self.progress,
                 "q": self.q, "proxy": self.proxy.to_dict() if self.proxy is not None else None,
-                "aux_root": self.aux_root}
+                "aux_root": self.aux_root, "aux_archs": self.aux_archs}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -308,13 +322,19 @@ class HyperNASPredictor:
                     f"the predictor's space have {cells} (cells_per_stage="
                     f"{self.space.cells_per_stage}); build the graphs with the same space")
         aux = AuxiliaryTask(self.aux_root_, self.proxy, seed=self.seed, device=self.device)
+        aux_pool = None
+        if self.aux_archs is not None:
+            rng = np.random.default_rng([self.seed, 2])
+            aux_pool = [arch_to_data(a, self.space)
+                        for a in self.space.sample(self.aux_archs, rng)]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             model = self._build_model().to(self.device)
             loss = fit_multi_task(model, data_list, aux, joint=self.variant == "hypernas",
                                   q=self.q, epochs=self.epochs, batch_size=self.batch_size,
                                   lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
-                                  device=self.device, progress=self._progress())
+                                  device=self.device, progress=self._progress(),
+                                  aux_pool=aux_pool)
             val_archs = held_out_archs(self.space, [d.arch for d in data_list],
                                        self.proxy.val_archs, self.seed)
             self.hyper_val_acc_ = aux.accuracy(model, val_archs, self.space)

@@ -141,6 +141,29 @@ def test_ce_gradient_reaches_the_shared_encoder(cifar_root):
     assert all(p.grad is None for p in model.regressor.parameters())
 
 
+@pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
+def test_unlabelled_aux_archs_change_the_hypernet_training(cifar_root, variant, monkeypatch):
+    """With aux_archs the cross-entropy runs on batches of sampled, unlabelled archs."""
+    archs, y = _toy(16)
+    seen = []
+    original = AuxiliaryTask.loss
+
+    def spy(self, model, batch, node, generator):
+        seen.append(list(batch.arch))
+        return original(self, model, batch, node, generator)
+    monkeypatch.setattr(AuxiliaryTask, "loss", spy)
+    kw = dict(FAST, epochs=2, variant=variant, aux_root=cifar_root)
+    pooled = HyperNASPredictor(**kw, aux_archs=40).fit(archs, y)
+    used = {a for batch in seen for a in batch}
+    assert used and not used <= set(archs)  # not (only) the labelled archs
+    assert len(used) <= 40 and all(len(b) <= FAST["batch_size"] for b in seen)
+    assert pooled.get_params()["aux_archs"] == 40
+    seen.clear()
+    plain = HyperNASPredictor(**kw).fit(archs, y)
+    assert {a for batch in seen for a in batch} <= set(archs)
+    assert not np.array_equal(pooled.predict(archs), plain.predict(archs))
+
+
 def test_predict_needs_no_aux_data_and_ignores_the_branch(cifar_root, tmp_path):
     archs, y = _toy()
     root = tmp_path / "cifar"
@@ -225,6 +248,9 @@ def test_q_2_trains_the_liebel_koerner_loss(cifar_root):
     (dict(variant="hypernas", q=float("nan")), "q must be a finite positive number"),
     (dict(variant="hypernas-p", proxy="small"), "leave proxy=None"),
     (dict(variant="np", aux_root="/tmp"), "leave aux_root=None"),
+    (dict(variant="hypernas-p", aux_archs=100), "leave aux_archs=None"),
+    (dict(variant="hypernas", aux_archs=1), "aux_archs must be None or an integer"),
+    (dict(variant="hypernas", aux_archs=True), "aux_archs must be None or an integer"),
     (dict(variant="hypernas", proxy="huge"), "Unknown proxy 'huge'"),
     (dict(variant="hypernas", proxy={"C": 4, "depth": 2}), r"Unknown ProxyConfig field\(s\)"),
     (dict(variant="hypernas", proxy={"image_size": 10}), "multiple of 4"),
