@@ -69,8 +69,17 @@ def make_estimator(run: dict[str, Any], seed: int, overrides: dict[str, Any]):
 
 
 def config_key(estimator) -> str:
-    params = {k: v for k, v in estimator.get_params().items() if k not in NOT_CONFIG}
-    return json.dumps(params, sort_keys=True)
+    """The estimator's configuration as canonical JSON (see :func:`normalise_config`)."""
+    return normalise_config(json.dumps(estimator.get_params()))
+
+
+def normalise_config(config: str) -> str:
+    """Canonical JSON of a configuration: sorted keys, without the arguments that do not
+    change what is computed and without ``None`` values (so that adding an argument whose
+    default is ``None`` leaves earlier configurations equal)."""
+    params = json.loads(config)
+    return json.dumps({k: v for k, v in params.items()
+                       if k not in NOT_CONFIG and v is not None}, sort_keys=True)
 
 
 def code_version() -> str:
@@ -98,7 +107,8 @@ def stock_mask(df: pd.DataFrame) -> pd.Series:
             run = {"variant": r.variant, "encoder": r.encoder, "context": r.context, "q": q}
             cache[key] = config_key(make_estimator(run, 0, {}))
         return cache[key]
-    return pd.Series([r.config == expected(r) for r in df.itertuples()], index=df.index,
+    return pd.Series([normalise_config(r.config) == expected(r) for r in df.itertuples()],
+                     index=df.index,
                      dtype=bool)
 
 
@@ -203,6 +213,7 @@ def main(argv=None) -> int:
 
     done = (pd.read_csv(args.out, dtype=str, keep_default_na=False) if osp.exists(args.out)
             else pd.DataFrame(columns=KEYS))
+    done["config"] = done["config"].map(normalise_config)
     finished = {tuple(r) for r in done[KEYS].itertuples(index=False)}
     jobs, commit = [], code_version()
     for size in args.sizes:
