@@ -32,7 +32,15 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--aux-root", default=None,
                    help="CIFAR-10 cache of the hypernetwork variants (default: the predictor's)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="predictor overrides as JSON values, e.g. num_layers=2")
     args = p.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = json.loads(value)
     torch.set_num_threads(args.threads)
 
     from hypernas_pyg import HyperNASPredictor
@@ -48,7 +56,8 @@ def main(argv=None) -> int:
     rows = []
     for variant in args.variants:
         aux = {"aux_root": args.aux_root} if variant in ("hypernas", "hypernas-h") else {}
-        predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False, **aux)
+        predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False, **aux,
+                                      **overrides)
         t0 = time.perf_counter()
         predictor.fit(train)
         fit_seconds = time.perf_counter() - t0
