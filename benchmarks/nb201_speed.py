@@ -19,6 +19,9 @@ import time
 
 import torch
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import parse_overrides  # noqa: E402
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,12 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="predictor overrides as JSON values, e.g. num_layers=2")
     args = p.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = json.loads(value)
+    overrides = parse_overrides(p, args.set)
     torch.set_num_threads(args.threads)
 
     from hypernas_pyg import HyperNASPredictor

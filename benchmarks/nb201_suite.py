@@ -37,6 +37,17 @@ BASELINES = ("gbdt", "random")
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 
 
+def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items (JSON values) as a dict; a malformed item is a usage error."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key] = json.loads(value)
+    return overrides
+
+
 def study_runs(study: str) -> list[dict[str, Any]]:
     """The (variant, encoder, context, q) combinations a study consists of."""
     def run(variant, encoder="bigcn", context="", q=None):
@@ -197,12 +208,7 @@ def main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
     args = p.parse_args(argv)
 
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = json.loads(value)
+    overrides = parse_overrides(p, args.set)
     if args.variants:
         runs = [{"variant": v, "encoder": "" if v in BASELINES else e, "context": args.context,
                  "q": args.q if v == "hypernas" else None}

@@ -55,14 +55,20 @@ def csr_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     return _csr(torch.bincount(dst, minlength=num_nodes), src[perm], num_nodes)
 
 
+def _rank_in_group(group: Tensor, num_groups: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Node ids sorted by group (stable), group sizes, and each node's rank in its group."""
+    order = torch.argsort(group, stable=True)
+    counts = torch.bincount(group, minlength=num_groups)
+    local = torch.empty_like(order)
+    starts = torch.cumsum(counts, 0) - counts
+    local[order] = torch.arange(order.numel(), device=order.device) - starts[group[order]]
+    return order, counts, local
+
+
 def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
                    num_cells: int) -> _CellGroups:
     """Splits a batch into per-position node sets and sparse adjacencies (no loop over graphs)."""
-    order = torch.argsort(cell_pos, stable=True)
-    counts = torch.bincount(cell_pos, minlength=num_cells)
-    local = torch.empty_like(order)
-    starts = torch.cumsum(counts, 0) - counts
-    local[order] = torch.arange(order.numel(), device=order.device) - starts[cell_pos[order]]
+    order, counts, local = _rank_in_group(cell_pos, num_cells)
     nodes = list(torch.split(order, counts.tolist()))
     sizes = counts.tolist()
 
@@ -222,12 +228,8 @@ class CellSequenceEncoder(Module):
         # slots, position-major, so that one position's blocks are contiguous.
         group = cell_pos * num_graphs + batch
         num_groups = num_cells * num_graphs
-        counts = torch.bincount(group, minlength=num_groups)
+        _, counts, local = _rank_in_group(group, num_groups)
         width = int(counts.max())
-        order = torch.argsort(group, stable=True)
-        local = torch.empty_like(order)
-        starts = torch.cumsum(counts, 0) - counts
-        local[order] = torch.arange(order.numel(), device=order.device) - starts[group[order]]
         slot = group * width + local
         self_loops = self.convs[0].add_self_loops
         shape = (num_cells, num_graphs, width, width)
