@@ -16,6 +16,7 @@ from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.data.collate import ShuffledBatches, collate_in_memory
+from hypernas_pyg.data.inputs import training_targets
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.models.hypernas import HyperNAS
 from hypernas_pyg.multi_task_training import TASKS, fit_multi_task
@@ -243,18 +244,7 @@ class HyperNASPredictor:
         return data
 
     def _targets(self, data: Any, y: Optional[Sequence[float]]) -> torch.Tensor:
-        if y is not None:
-            t = torch.as_tensor(np.asarray(y, dtype=np.float32)).view(-1)
-            if t.numel() != len(data):
-                raise ValueError(f"got {t.numel()} targets for {len(data)} architectures")
-        else:
-            try:
-                t = torch.stack([d.y[0, 0] for d in data]).float()
-            except (AttributeError, TypeError):
-                raise ValueError("y is required when the architectures carry no 'y'") from None
-        if not torch.isfinite(t).all():
-            raise ValueError("targets contain NaN or infinite values")
-        return t
+        return torch.as_tensor(training_targets(data, len(data), y), dtype=torch.float32)
 
     def _progress(self) -> bool:
         return self.progress if self.progress is not None else sys.stderr.isatty()

@@ -5,7 +5,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from hypernas_pyg.baselines.inputs import arch_strings, training_targets
+from hypernas_pyg.data.inputs import arch_strings, training_targets
 
 
 class RandomPredictor:

@@ -1,4 +1,4 @@
-"""Turning the predictors' architecture inputs into strings and targets."""
+"""Architecture inputs of the estimators (dataset, ArchData list or strings) as strings and targets."""
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
