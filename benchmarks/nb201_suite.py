@@ -35,6 +35,9 @@ KEYS = ["variant", "encoder", "context", "q", "train_size", "seed", "config"]
 BASELINES = ("gbdt", "random")
 # Estimator arguments that do not change what is computed.
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
+#: Arguments added after results were recorded, with the value that reproduces the earlier
+#: computation; a configuration holding that value keys like one without the argument.
+NEUTRAL = {"rank_weight": 0.0}
 
 
 def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
@@ -86,11 +89,13 @@ def config_key(estimator) -> str:
 
 def normalise_config(config: str) -> str:
     """Canonical JSON of a configuration: sorted keys, without the arguments that do not
-    change what is computed and without ``None`` values (so that adding an argument whose
-    default is ``None`` leaves earlier configurations equal)."""
+    change what is computed, without ``None`` values and without :data:`NEUTRAL` values (so
+    that adding an argument whose default reproduces the earlier computation leaves earlier
+    configurations equal)."""
     params = json.loads(config)
     return json.dumps({k: v for k, v in params.items()
-                       if k not in NOT_CONFIG and v is not None}, sort_keys=True)
+                       if k not in NOT_CONFIG and v is not None
+                       and not (k in NEUTRAL and v == NEUTRAL[k])}, sort_keys=True)
 
 
 def code_version() -> str:

@@ -5,7 +5,6 @@ import logging
 from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
@@ -14,6 +13,7 @@ from tqdm.auto import tqdm
 from hypernas_pyg.auxiliary_task import AuxiliaryTask
 from hypernas_pyg.nn.models.hypernas import HyperNAS
 from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
+from hypernas_pyg.nn.regression_loss import regression_loss
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +25,15 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
                    joint: bool, q: Optional[float], epochs: int, batch_size: int, lr: float,
                    weight_decay: float, seed: int, device: torch.device,
                    progress: bool,
-                   aux_pool: Optional[Sequence[Data]] = None) -> Optional[PreferenceWeightedLoss]:
+                   aux_pool: Optional[Sequence[Data]] = None,
+                   rank_weight: float = 0.0) -> Optional[PreferenceWeightedLoss]:
     r"""Trains ``model`` (in place) with the hypernetwork task.
 
     Every step encodes a mini-batch of architectures once and computes the
     hypernetwork loss :math:`\mathcal{L}_H` (:meth:`AuxiliaryTask.loss`).
 
     - ``joint=True`` (``hypernas``): the step also computes the regression loss
-      :math:`\mathcal{L}_P` (MSE on ``data.target``) from the same encoding and
+      :math:`\mathcal{L}_P` (:func:`regression_loss` on ``data.target``) from the same encoding and
       minimises :class:`PreferenceWeightedLoss` ``(2, q)`` of
       :math:`(\mathcal{L}_P, \mathcal{L}_H)`; its :math:`u_t` are trained
       with the model, without weight decay.
@@ -64,6 +65,8 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
             :math:`\mathcal{L}_H` on a batch drawn from them (reshuffled when
             used up) instead of on the labelled batch, which then serves the
             regression loss only.
+        rank_weight: Weight of the pairwise ranking term of the regression
+            loss (:func:`~hypernas_pyg.nn.regression_loss.regression_loss`).
 
     Returns:
         The trained multi-task loss (``joint``), else ``None``.
@@ -100,7 +103,7 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
                 ce = aux.loss(model, pool_batch, model.encode(pool_batch).node, aux_gen)
                 out = model.encode(batch) if joint else None
             if joint:
-                mse = F.mse_loss(model.regressor(out.graph).view(-1), batch.target)
+                mse = regression_loss(model.regressor(out.graph), batch.target, rank_weight)
                 loss = loss_fn(torch.stack([mse, ce]))
                 sums["mse"] += float(mse.detach())
             else:
@@ -119,7 +122,7 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
     if not joint:
         fit_frozen_regressor(model, data_list, epochs=epochs, batch_size=batch_size, lr=lr,
                              weight_decay=weight_decay, generator=gen, device=device,
-                             progress=progress)
+                             progress=progress, rank_weight=rank_weight)
     model.eval()
     return loss_fn
 
@@ -135,8 +138,9 @@ def _endless(data: Sequence[Data], batch_size: int, generator: torch.Generator):
 def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: int,
                          batch_size: int, lr: float, weight_decay: float,
                          generator: torch.Generator, device: torch.device,
-                         progress: bool) -> None:
-    r"""Fits ``model.regressor`` with MSE on the frozen encoder's embeddings.
+                         progress: bool, rank_weight: float = 0.0) -> None:
+    r"""Fits ``model.regressor`` with :func:`regression_loss` (MSE plus
+    ``rank_weight`` times the pairwise ranking term) on the frozen encoder's embeddings.
 
     The embeddings are computed once with the encoder in eval mode and
     standardised per dimension with the training set's mean :math:`\mu` and
@@ -170,7 +174,7 @@ def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: 
         for idx in torch.randperm(len(data_list), generator=generator).split(size):
             idx = idx.to(device)
             opt.zero_grad()
-            loss = F.mse_loss(model.regressor(emb[idx]).view(-1), target[idx])
+            loss = regression_loss(model.regressor(emb[idx]), target[idx], rank_weight)
             loss.backward()
             opt.step()
             total += float(loss.detach()) * idx.numel()

@@ -21,6 +21,7 @@ from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.models.hypernas import HyperNAS
 from hypernas_pyg.multi_task_training import TASKS, fit_multi_task
 from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
+from hypernas_pyg.nn.regression_loss import regression_loss
 from hypernas_pyg.spaces import NASBench201Space, SearchSpace, space_resolver
 from hypernas_pyg.target.proxy import ProxyConfig, proxy_resolver
 from hypernas_pyg.target_scaling import TargetScaler
@@ -110,6 +111,9 @@ class HyperNASPredictor:
             step draws its own batch for the cross-entropy while the
             regression loss stays on the labelled batch. Rejected by the
             predictor-only variants.
+        rank_weight: Weight of a pairwise logistic ranking term added to the
+            regression loss (``0``: MSE alone); see
+            :func:`~hypernas_pyg.nn.regression_loss.regression_loss`.
     """
 
     def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
@@ -119,7 +123,8 @@ class HyperNASPredictor:
                  weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
                  device: str = "cpu", progress: Optional[bool] = None,
                  q: Optional[float] = None, proxy: Union[None, str, dict, ProxyConfig] = None,
-                 aux_root: Optional[str] = None, aux_archs: Optional[int] = None) -> None:
+                 aux_root: Optional[str] = None, aux_archs: Optional[int] = None,
+                 rank_weight: float = 0.0) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         hyper = variant in HYPERNET_VARIANTS
@@ -173,6 +178,11 @@ class HyperNASPredictor:
             raise ValueError(f"aux_archs must be None or an integer of at least 2, "
                              f"got {aux_archs!r}")
         self.aux_archs = aux_archs
+        if isinstance(rank_weight, bool) or not isinstance(rank_weight, (int, float)) \
+                or not np.isfinite(rank_weight) or rank_weight < 0:
+            raise ValueError(f"rank_weight must be a finite non-negative number, "
+                             f"got {rank_weight!r}")
+        self.rank_weight = float(rank_weight)
         if hyper:
             if not isinstance(self.space, NASBench201Space):
                 raise ValueError(f"variant {variant!r} needs a search space with proxy target "
@@ -201,9 +211,11 @@ class HyperNASPredictor:
                 "space": self.space.name, "hidden_channels": self.hidden_channels,
                 "num_layers": self.num_layers, "dropout": self.dropout, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-                "target_scaling": self.target_scaling, "seed": self.seed, "device": str(self.device), "progress": self.progress,
+                "target_scaling": self.target_scaling, "seed": self.seed,
+                "device": str(self.device), "progress": self.progress,
                 "q": self.q, "proxy": self.proxy.to_dict() if self.proxy is not None else None,
-                "aux_root": self.aux_root, "aux_archs": self.aux_archs}
+                "aux_root": self.aux_root, "aux_archs": self.aux_archs,
+                "rank_weight": self.rank_weight}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -288,7 +300,7 @@ class HyperNASPredictor:
                 for batch in loader:
                     batch = batch.to(self.device)
                     opt.zero_grad()
-                    loss = torch.nn.functional.mse_loss(model(batch), batch.target)
+                    loss = regression_loss(model(batch), batch.target, self.rank_weight)
                     loss.backward()
                     opt.step()
                     total += float(loss.detach()) * batch.num_graphs
@@ -324,7 +336,7 @@ class HyperNASPredictor:
                                   q=self.q, epochs=self.epochs, batch_size=self.batch_size,
                                   lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
                                   device=self.device, progress=self._progress(),
-                                  aux_pool=aux_pool)
+                                  aux_pool=aux_pool, rank_weight=self.rank_weight)
             val_archs = held_out_archs(self.space, [d.arch for d in data_list],
                                        self.proxy.val_archs, self.seed)
             self.hyper_val_acc_ = aux.accuracy(model, val_archs, self.space)

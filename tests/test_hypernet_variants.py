@@ -164,6 +164,22 @@ def test_unlabelled_aux_archs_change_the_hypernet_training(cifar_root, variant, 
     assert not np.array_equal(pooled.predict(archs), plain.predict(archs))
 
 
+@pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
+def test_rank_weight_reaches_the_regression_loss(cifar_root, variant, monkeypatch):
+    import hypernas_pyg.multi_task_training as training
+    weights = []
+    original = training.regression_loss
+
+    def spy(pred, target, rank_weight=0.0):
+        weights.append(rank_weight)
+        return original(pred, target, rank_weight)
+    monkeypatch.setattr(training, "regression_loss", spy)
+    archs, y = _toy(16)
+    HyperNASPredictor(**dict(FAST, epochs=2), variant=variant, aux_root=cifar_root,
+                      rank_weight=0.5).fit(archs, y)
+    assert weights and set(weights) == {0.5}
+
+
 def test_predict_needs_no_aux_data_and_ignores_the_branch(cifar_root, tmp_path):
     archs, y = _toy()
     root = tmp_path / "cifar"

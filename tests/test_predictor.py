@@ -36,6 +36,17 @@ def test_same_seed_same_result():
     assert not np.allclose(a, c)
 
 
+def test_rank_weight_changes_the_fit_and_still_learns():
+    archs, y = _toy(48)
+    test_archs, test_y = _toy(64, seed=1)
+    plain = HyperNASPredictor(**{**FAST, "epochs": 60}).fit(archs, y)
+    ranked = HyperNASPredictor(**{**FAST, "epochs": 60}, rank_weight=1.0).fit(archs, y)
+    assert ranked.get_params()["rank_weight"] == 1.0
+    pred = ranked.predict(test_archs)
+    assert not np.allclose(pred, plain.predict(test_archs))
+    assert np.corrcoef(pred, test_y)[0, 1] > 0.5
+
+
 def test_fit_does_not_disturb_global_rng():
     archs, y = _toy()
     torch.manual_seed(0)
@@ -81,6 +92,8 @@ def test_embed_shape():
     (dict(context="global"), "Unknown context"),
     (dict(epochs=0), "epochs must be a positive integer"),
     (dict(lr=0.0), "lr must be positive"),
+    (dict(rank_weight=-1.0), "rank_weight must be a finite non-negative number, got -1.0"),
+    (dict(rank_weight=float("nan")), "rank_weight must be a finite non-negative number"),
 ])
 def test_bad_hyper_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
