@@ -37,7 +37,7 @@ BASELINES = ("gbdt", "random")
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 #: Arguments added after results were recorded, with the value that reproduces the earlier
 #: computation; a configuration holding that value keys like one without the argument.
-NEUTRAL = {"rank_weight": 0.0}
+NEUTRAL = {"rank_weight": 0.0, "ensemble": 1}
 
 
 def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:

@@ -41,6 +41,11 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="CIFAR-10 cache directory of the hypernetwork task (default: "
                    "$HYPERNAS_ROOT/cifar10 or ~/.cache/hypernas_pyg/cifar10; the raw file "
                    "is copied from $HYPERNAS_MIRROR when set); hypernas(-h) only")
+    p.add_argument("--rank-weight", type=float, default=None,
+                   help="weight of a pairwise ranking term added to the MSE (default 0)")
+    p.add_argument("--ensemble", type=int, default=None,
+                   help="fit this many models from different seeds and average them "
+                   "(default 1)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
@@ -76,7 +81,7 @@ def _model_kwargs(args: argparse.Namespace, seed: int) -> dict:
     kwargs = {"variant": args.variant, "encoder": args.encoder, "context": args.context,
               "seed": seed, "device": args.device}
     for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root",
-                 "aux_archs"):
+                 "aux_archs", "rank_weight", "ensemble"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value

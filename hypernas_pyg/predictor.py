@@ -28,6 +28,15 @@ from hypernas_pyg.target_scaling import TargetScaler
 
 logger = logging.getLogger(__name__)
 
+
+def member_seed(seed: int, k: int) -> int:
+    """Seed of ensemble member ``k``: ``seed`` for the first, else one drawn from
+    ``numpy.random.SeedSequence([seed, k])`` (so members of different seeds do not
+    coincide)."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+
 #: Training variants and the encoder context each implies.
 VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
                             "hypernas-h": "preceding", "hypernas": "preceding"}
@@ -115,6 +124,10 @@ class HyperNASPredictor:
         rank_weight: Weight of a pairwise logistic ranking term added to the
             regression loss (``0``: MSE alone); see
             :func:`~hypernas_pyg.nn.regression_loss.regression_loss`.
+        ensemble: Number of models fitted on the same data from different
+            initialisations and shuffles (member ``k`` uses seed
+            ``member_seed(seed, k)``; member 0 uses ``seed`` itself); :meth:`predict`
+            averages their scaled outputs. Fit and scoring time grow linearly.
     """
 
     def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
@@ -125,7 +138,7 @@ class HyperNASPredictor:
                  device: str = "cpu", progress: Optional[bool] = None,
                  q: Optional[float] = None, proxy: Union[None, str, dict, ProxyConfig] = None,
                  aux_root: Optional[str] = None, aux_archs: Optional[int] = None,
-                 rank_weight: float = 0.0) -> None:
+                 rank_weight: float = 0.0, ensemble: int = 1) -> None:
         if variant not in VARIANTS:
             raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
         hyper = variant in HYPERNET_VARIANTS
@@ -142,7 +155,8 @@ class HyperNASPredictor:
                         f"{', '.join(HYPERNET_VARIANTS)}; variant {variant!r} has none, so "
                         f"leave {name}=None")
         for name, value in (("hidden_channels", hidden_channels), ("num_layers", num_layers),
-                            ("epochs", epochs), ("batch_size", batch_size)):
+                            ("epochs", epochs), ("batch_size", batch_size),
+                            ("ensemble", ensemble)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not lr > 0:
@@ -184,6 +198,7 @@ class HyperNASPredictor:
             raise ValueError(f"rank_weight must be a finite non-negative number, "
                              f"got {rank_weight!r}")
         self.rank_weight = float(rank_weight)
+        self.ensemble = ensemble
         if hyper:
             if not isinstance(self.space, NASBench201Space):
                 raise ValueError(f"variant {variant!r} needs a search space with proxy target "
@@ -200,6 +215,10 @@ class HyperNASPredictor:
         self.hyper_val_archs_: Optional[list[str]] = None
         #: Learned task weights ``{"predictor": w, "hypernet": w}`` (``hypernas`` only).
         self.loss_weights_: Optional[dict[str, float]] = None
+        #: The fitted models, ``ensemble`` of them; :meth:`predict` averages them.
+        self.members_: list[HyperNAS] = []
+        #: The first member: :meth:`embed`, :meth:`generate_weights` and the
+        #: hypernetwork statistics above are this model's.
         self.model_: Optional[HyperNAS] = None
         self.scaler_ = TargetScaler(target_scaling)  # validates the name
         with torch.random.fork_rng(devices=[]):
@@ -216,7 +235,7 @@ class HyperNASPredictor:
                 "device": str(self.device), "progress": self.progress,
                 "q": self.q, "proxy": self.proxy.to_dict() if self.proxy is not None else None,
                 "aux_root": self.aux_root, "aux_archs": self.aux_archs,
-                "rank_weight": self.rank_weight}
+                "rank_weight": self.rank_weight, "ensemble": self.ensemble}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -285,12 +304,22 @@ class HyperNASPredictor:
             data_list.append(d)
         self.loss_ = self.hyper_val_acc_ = self.hyper_val_archs_ = self.loss_weights_ = None
         if self.proxy is not None:
-            return self._fit_with_hypernet(data_list)
+            self._check_hypernet_data(data_list)
+        members = []
+        for k in range(self.ensemble):
+            seed = member_seed(self.seed, k)
+            members.append(self._fit_regression(data_list, seed) if self.proxy is None
+                           else self._fit_with_hypernet(data_list, seed, report=k == 0))
+        self.members_ = members
+        self.model_ = members[0]
+        return self
 
+    def _fit_regression(self, data_list: list[ArchData], seed: int) -> HyperNAS:
+        """The fit of ``np`` and ``hypernas-p``: one model on the regression loss."""
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(seed)
             model = self._build_model().to(self.device)
-            gen = torch.Generator().manual_seed(self.seed)
+            gen = torch.Generator().manual_seed(seed)
             loader = ShuffledBatches(data_list, min(self.batch_size, len(data_list)), gen)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
@@ -308,12 +337,10 @@ class HyperNASPredictor:
                 sched.step()
                 bar.set_postfix(mse=total / len(data_list))
         model.eval()
-        self.model_ = model
-        logger.info("fitted %s on %d architectures", self.variant, len(data_list))
-        return self
+        logger.info("fitted %s on %d architectures (seed %d)", self.variant, len(data_list), seed)
+        return model
 
-    def _fit_with_hypernet(self, data_list: list[ArchData]) -> "HyperNASPredictor":
-        """The fit of ``hypernas`` and ``hypernas-h`` (see the class docstring)."""
+    def _check_hypernet_data(self, data_list: list[ArchData]) -> None:
         cells = 3 * self.space.cells_per_stage + 2
         for d in data_list:
             if not isinstance(getattr(d, "arch", None), str) or not d.arch:
@@ -324,32 +351,38 @@ class HyperNASPredictor:
                     f"architecture {d.arch} has {d.num_cells} cells, but the encoder graphs of "
                     f"the predictor's space have {cells} (cells_per_stage="
                     f"{self.space.cells_per_stage}); build the graphs with the same space")
-        aux = AuxiliaryTask(self.aux_root_, self.proxy, seed=self.seed, device=self.device)
+
+    def _fit_with_hypernet(self, data_list: list[ArchData], seed: int,
+                           report: bool) -> HyperNAS:
+        """The fit of ``hypernas`` and ``hypernas-h`` (see the class docstring); with
+        ``report`` the loss, its weights and the hypernetwork validation accuracy are kept."""
+        aux = AuxiliaryTask(self.aux_root_, self.proxy, seed=seed, device=self.device)
         aux_pool = None
         if self.aux_archs is not None:
-            rng = np.random.default_rng([self.seed, 2])
+            rng = np.random.default_rng([seed, 2])
             aux_pool = [arch_to_data(a, self.space)
                         for a in self.space.sample(self.aux_archs, rng)]
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
+            torch.manual_seed(seed)
             model = self._build_model().to(self.device)
             loss = fit_multi_task(model, data_list, aux, joint=self.variant == "hypernas",
                                   q=self.q, epochs=self.epochs, batch_size=self.batch_size,
-                                  lr=self.lr, weight_decay=self.weight_decay, seed=self.seed,
+                                  lr=self.lr, weight_decay=self.weight_decay, seed=seed,
                                   device=self.device, progress=self._progress(),
                                   aux_pool=aux_pool, rank_weight=self.rank_weight)
             val_archs = held_out_archs(self.space, [d.arch for d in data_list],
-                                       self.proxy.val_archs, self.seed)
-            self.hyper_val_acc_ = aux.accuracy(model, val_archs, self.space)
-        self.hyper_val_archs_ = val_archs
-        self.loss_ = loss
-        if loss is not None:
-            self.loss_weights_ = {t: float(w) for t, w in zip(TASKS, loss.weights)}
-        self.model_ = model.eval()
-        logger.info("fitted %s on %d architectures; hypernetwork validation accuracy %.4f "
-                    "on %d held-out architectures; loss weights %s", self.variant,
-                    len(data_list), self.hyper_val_acc_, len(val_archs), self.loss_weights_)
-        return self
+                                       self.proxy.val_archs, seed)
+            val_acc = aux.accuracy(model, val_archs, self.space)
+        model.eval()
+        if report:
+            self.hyper_val_acc_, self.hyper_val_archs_, self.loss_ = val_acc, val_archs, loss
+            if loss is not None:
+                self.loss_weights_ = {t: float(w) for t, w in zip(TASKS, loss.weights)}
+        logger.info("fitted %s on %d architectures (seed %d); hypernetwork validation accuracy "
+                    "%.4f on %d held-out architectures; loss weights %s", self.variant,
+                    len(data_list), seed, val_acc, len(val_archs),
+                    {t: float(w) for t, w in zip(TASKS, loss.weights)} if loss else None)
+        return model
 
     @torch.inference_mode()
     def generate_weights(self, arch: str) -> dict[str, torch.Tensor]:
@@ -397,13 +430,19 @@ class HyperNASPredictor:
     @torch.inference_mode()
     def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
         """Predicted accuracies (in the units of the training targets), one per architecture."""
-        model = self._check_fitted()
-        out = [model(batch).cpu() for batch in self._batches(archs, batch_size)]
+        self._check_fitted()
+        out = []
+        for batch in self._batches(archs, batch_size):
+            scaled = self.members_[0](batch)
+            for member in self.members_[1:]:
+                scaled = scaled + member(batch)
+            out.append((scaled / len(self.members_)).cpu())
         return self.scaler_.inverse_transform(torch.cat(out).numpy()).astype(np.float32)
 
     @torch.inference_mode()
     def embed(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
-        """Architecture embeddings ``h`` of shape ``[num_archs, hidden_channels]``."""
+        """Architecture embeddings ``h`` of shape ``[num_archs, hidden_channels]`` (of the
+        first ensemble member)."""
         model = self._check_fitted()
         return torch.cat([model.encode(b).graph.cpu()
                           for b in self._batches(archs, batch_size)]).numpy()
@@ -417,6 +456,8 @@ class HyperNASPredictor:
                              "its config could not rebuild the model; use an encoder name")
         state = {"format": CHECKPOINT_FORMAT, "config": self.get_params(),
                  "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+                 "member_state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()}
+                                        for m in self.members_[1:]],
                  "target_scaler": self.scaler_.state_dict()}
         if self.proxy is not None:
             state["hypernet"] = {
@@ -440,7 +481,15 @@ class HyperNASPredictor:
         predictor = cls(**config)
         model = predictor._build_model()
         model.load_state_dict(state["state_dict"])
-        predictor.model_ = model.to(predictor.device).eval()
+        members = [model]
+        for member_state in state.get("member_state_dicts", []):
+            members.append(predictor._build_model())
+            members[-1].load_state_dict(member_state)
+        if len(members) != predictor.ensemble:
+            raise ValueError(f"{path} holds {len(members)} ensemble members, but its config "
+                             f"says ensemble={predictor.ensemble}")
+        predictor.members_ = [m.to(predictor.device).eval() for m in members]
+        predictor.model_ = predictor.members_[0]
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
         extra = state.get("hypernet")
         if extra is not None:

@@ -180,6 +180,20 @@ def test_rank_weight_reaches_the_regression_loss(cifar_root, variant, monkeypatc
     assert weights and set(weights) == {0.5}
 
 
+def test_ensemble_of_hypernas_keeps_the_first_members_statistics(cifar_root, tmp_path):
+    archs, y = _toy(16)
+    kw = dict(FAST, epochs=2, variant="hypernas", aux_root=cifar_root)
+    single = HyperNASPredictor(**kw).fit(archs, y)
+    ens = HyperNASPredictor(**kw, ensemble=2).fit(archs, y)
+    assert len(ens.members_) == 2 and all(m.hypernet is not None for m in ens.members_)
+    assert ens.hyper_val_acc_ == single.hyper_val_acc_
+    assert ens.loss_weights_ == single.loss_weights_
+    assert not np.array_equal(ens.predict(archs), single.predict(archs))
+    ens.save(str(tmp_path / "e.pt"))
+    loaded = HyperNASPredictor.load(str(tmp_path / "e.pt"))
+    np.testing.assert_array_equal(loaded.predict(archs), ens.predict(archs))
+
+
 def test_predict_needs_no_aux_data_and_ignores_the_branch(cifar_root, tmp_path):
     archs, y = _toy()
     root = tmp_path / "cifar"
@@ -311,6 +325,10 @@ def test_cli_passes_the_new_arguments(capsys):
     from hypernas_pyg.cli import _model_kwargs
     kwargs = _model_kwargs(args, 0)
     assert kwargs["q"] == 2.0 and kwargs["proxy"] == "full" and kwargs["aux_root"] == "/data/c"
+    args = build_parser().parse_args(["evaluate", "--train-size", "10", "--rank-weight", "0.5",
+                                      "--ensemble", "2"])
+    kwargs = _model_kwargs(args, 0)
+    assert kwargs["rank_weight"] == 0.5 and kwargs["ensemble"] == 2
     assert main(["evaluate", "--train-size", "10", "--variant", "np", "--q", "2"]) == 2
     assert "leave q=None" in capsys.readouterr().err
 

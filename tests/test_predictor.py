@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
 import torch
+from torch_geometric.data import Batch
 
 from hypernas_pyg import HyperNASPredictor
+from hypernas_pyg.data.arch_data import arch_to_data
+from hypernas_pyg.predictor import member_seed
 from hypernas_pyg.spaces import NASBench201Space
 
 SPACE = NASBench201Space()
@@ -45,6 +48,31 @@ def test_rank_weight_changes_the_fit_and_still_learns():
     pred = ranked.predict(test_archs)
     assert not np.allclose(pred, plain.predict(test_archs))
     assert np.corrcoef(pred, test_y)[0, 1] > 0.5
+
+
+def test_ensemble_averages_members_seeded_apart(tmp_path):
+    archs, y = _toy(32)
+    single = HyperNASPredictor(**FAST, seed=5).fit(archs, y)
+    ens = HyperNASPredictor(**FAST, seed=5, ensemble=3).fit(archs, y)
+    assert len(ens.members_) == 3 and ens.model_ is ens.members_[0]
+    # Member k is the single model of seed member_seed(5, k); predict averages scaled outputs.
+    batch = Batch.from_data_list([arch_to_data(a, SPACE) for a in archs])
+    with torch.no_grad():
+        scaled = [m(batch).numpy() for m in ens.members_]
+    for k in (0, 1):
+        alone = HyperNASPredictor(**FAST, seed=member_seed(5, k)).fit(archs, y)
+        np.testing.assert_allclose(ens.scaler_.inverse_transform(scaled[k]),
+                                   alone.predict(archs), rtol=1e-5)
+    np.testing.assert_allclose(ens.predict(archs),
+                               ens.scaler_.inverse_transform(np.mean(scaled, axis=0)), rtol=1e-5)
+    assert not np.allclose(scaled[0], scaled[1])
+    assert not np.allclose(ens.predict(archs), single.predict(archs))
+    assert len({member_seed(5, k) for k in range(3)} | {member_seed(6, k) for k in range(3)}) == 6
+    path = tmp_path / "ens.pt"
+    ens.save(str(path))
+    loaded = HyperNASPredictor.load(str(path))
+    assert loaded.ensemble == 3 and len(loaded.members_) == 3
+    np.testing.assert_array_equal(loaded.predict(archs), ens.predict(archs))
 
 
 def test_fit_does_not_disturb_global_rng():
@@ -92,6 +120,7 @@ def test_embed_shape():
     (dict(context="global"), "Unknown context"),
     (dict(epochs=0), "epochs must be a positive integer"),
     (dict(lr=0.0), "lr must be positive"),
+    (dict(ensemble=0), "ensemble must be a positive integer, got 0"),
     (dict(rank_weight=-1.0), "rank_weight must be a finite non-negative number, got -1.0"),
     (dict(rank_weight=float("nan")), "rank_weight must be a finite non-negative number"),
 ])
