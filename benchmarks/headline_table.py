@@ -2,10 +2,13 @@
 
     python benchmarks/headline_table.py benchmarks/results/nb201_suite.csv \\
         --out benchmarks/results/nb201_headline.md --readme README.md
+    python benchmarks/headline_table.py benchmarks/results/nb201_final.csv \\
+        --seeds 10 11 12 13 14 15 16 17 18 19 --out benchmarks/results/nb201_final.md \\
+        --readme README.md --marker final
 
 Rows are the default configuration of each method (BiGCN encoder, the
 variant's own cell context, q = 1.5) and the baselines; cells are Kendall tau
-mean ± std over the seeds found (their count in brackets when not 5), blank
+mean ± std over the seeds found (their count in brackets when fewer than asked), blank
 where a size has not been run. The paper's NAS-Bench-201 figures follow.
 """
 from __future__ import annotations
@@ -20,7 +23,6 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from nb201_suite import SIZES, read_results, stock_mask  # noqa: E402
 from plot_nb201_suite import DEFAULT_Q, PAPER, PAPER_SIZES  # noqa: E402
 
-MARKERS = ("<!-- headline:start -->", "<!-- headline:end -->")
 NAMES = {"hypernas": "HyperNAS, ours", "hypernas-p": "HyperNAS-P, ours",
          "hypernas-h": "HyperNAS-H, ours", "np": "NP, ours",
          "gbdt": "GBDT on one-hot ops, ours", "random": "random ranking"}
@@ -43,7 +45,7 @@ def headline(df: pd.DataFrame, seeds: list[int]) -> str:
             if t.empty:
                 cells.append("")
                 continue
-            n = "" if len(t) == 5 else f" ({len(t)} seeds)"
+            n = "" if len(t) == len(seeds) else f" ({len(t)} seeds)"
             cells.append(f"{t.mean():.3f} ± {t.std():.3f}{n}" if len(t) > 1
                          else f"{t.mean():.3f}{n}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -60,7 +62,9 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--out", default=None, help="markdown file (default: print only)")
     p.add_argument("--readme", default=None,
-                   help="also replace the table between the headline markers of this file")
+                   help="also replace the table between the markers of this file")
+    p.add_argument("--marker", default="headline",
+                   help="the markers are <!-- MARKER:start --> and <!-- MARKER:end -->")
     args = p.parse_args(argv)
     table = headline(read_results(args.csv), args.seeds)
     if args.out:
@@ -69,10 +73,11 @@ def main(argv=None) -> int:
     if args.readme:
         with open(args.readme) as f:
             text = f.read()
-        start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
+        markers = (f"<!-- {args.marker}:start -->", f"<!-- {args.marker}:end -->")
+        start, end = text.find(markers[0]), text.find(markers[1])
         if start < 0 or end < start:
-            raise SystemExit(f"{args.readme} lacks the markers {MARKERS[0]} ... {MARKERS[1]}")
-        text = text[:start + len(MARKERS[0])] + "\n" + table + text[end:]
+            raise SystemExit(f"{args.readme} lacks the markers {markers[0]} ... {markers[1]}")
+        text = text[:start + len(markers[0])] + "\n" + table + text[end:]
         with open(args.readme, "w") as f:
             f.write(text)
     print(table, end="")
