@@ -444,7 +444,7 @@ class HyperNASPredictor:
         """Architecture embeddings ``h`` of shape ``[num_archs, hidden_channels]`` (of the
         first ensemble member)."""
         model = self._check_fitted()
-        return torch.cat([model.encode(b).graph.cpu()
+        return torch.cat([model.encode(b, return_node=False).graph.cpu()
                           for b in self._batches(archs, batch_size)]).numpy()
 
     # ------------------------------------------------------------ persistence

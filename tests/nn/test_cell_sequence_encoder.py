@@ -149,5 +149,17 @@ def test_dense_path_equals_sparse_path(batch, context, pool):
 
 def test_dense_needs_bigcn_layers():
     assert not CellSequenceEncoder(F_IN, 8, conv="gin").dense
-    with pytest.raises(ValueError, match="dense=True needs every layer to be a BiGCNConv"):
+    with pytest.raises(ValueError, match="dense=True needs a known in_channels and every layer to be a BiGCNConv"):
         CellSequenceEncoder(F_IN, 8, conv="gin", dense=True)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_return_node_false_skips_only_the_node_features(batch, dense):
+    torch.manual_seed(0)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=2, dense=dense)
+    full = encode(enc, batch)
+    lean = enc(batch.x, batch.edge_index, batch.cell_pos, batch.batch, batch.rev_edge_index,
+               batch.num_graphs, return_node=False)
+    assert lean.node is None and full.node.shape == (batch.num_nodes, 16)
+    torch.testing.assert_close(lean.cell, full.cell)
+    torch.testing.assert_close(lean.graph, full.graph)

@@ -5,6 +5,7 @@ from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parameter import is_lazy
 from torch import Tensor
 from torch_geometric.nn import MessagePassing
 from torch_geometric.nn.dense.linear import Linear
@@ -92,8 +93,22 @@ class BiGCNConv(MessagePassing):
             Node features :math:`(B, N, F_{out})`, equal to :meth:`forward` on
             the same graphs (see :func:`dense_mean_operator` for the operators).
         """
-        return 0.5 * (F.relu(torch.bmm(adj, self.lin_fwd(x)))
-                      + F.relu(torch.bmm(rev_adj, self.lin_rev(x))))
+        return self.aggregate_dense(*self.project_dense(x), adj, rev_adj)
+
+    def project_dense(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The two directions' projections :math:`(\mathbf{V}\mathbf{W}^{+},
+        \mathbf{V}\mathbf{W}^{-})` of dense features, in one product."""
+        if is_lazy(self.lin_fwd.weight):
+            return self.lin_fwd(x), self.lin_rev(x)
+        weight = torch.cat([self.lin_fwd.weight, self.lin_rev.weight])
+        bias = (torch.cat([self.lin_fwd.bias, self.lin_rev.bias])
+                if self.lin_fwd.bias is not None else None)
+        return F.linear(x, weight, bias).chunk(2, dim=-1)
+
+    @staticmethod
+    def aggregate_dense(h_fwd: Tensor, h_rev: Tensor, adj: Tensor, rev_adj: Tensor) -> Tensor:
+        """The layer's output from projected features (see :meth:`forward_dense`)."""
+        return 0.5 * (F.relu(torch.bmm(adj, h_fwd)) + F.relu(torch.bmm(rev_adj, h_rev)))
 
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),

@@ -21,12 +21,13 @@ class EncoderOutput(NamedTuple):
     """What :class:`CellSequenceEncoder` returns.
 
     Attributes:
-        node: Final feature of every node, ``[num_nodes, hidden_channels]``.
+        node: Final feature of every node, ``[num_nodes, hidden_channels]`` (``None``
+            when the encoder is called with ``return_node=False``).
         cell: Pooled feature ``z(i)`` of every cell, ``[num_graphs, num_cells, hidden_channels]``.
         graph: Architecture embedding ``h = mean_i z(i)``, ``[num_graphs, hidden_channels]``.
     """
 
-    node: Tensor
+    node: Optional[Tensor]
     cell: Tensor
     graph: Tensor
 
@@ -130,7 +131,8 @@ class CellSequenceEncoder(Module):
         - **input:** ``x`` :math:`(|\mathcal{V}|, F_{in})`, ``edge_index`` and
           ``rev_edge_index`` :math:`(2, |\mathcal{E}|)`, ``cell_pos`` and ``batch``
           :math:`(|\mathcal{V}|)`
-        - **output:** :class:`EncoderOutput`
+        - **output:** :class:`EncoderOutput`; ``return_node=False`` skips the
+          node features (prediction needs only ``cell`` and ``graph``).
     """
 
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 3,
@@ -156,11 +158,12 @@ class CellSequenceEncoder(Module):
         self.convs = ModuleList(conv_resolver(conv, hidden_channels) for _ in range(num_layers))
         self.dropout = Dropout(dropout)
         self.pos_emb = Embedding(max_cells, hidden_channels) if context == "positional" else None
-        dense_ok = all(isinstance(c, BiGCNConv) for c in self.convs) and len(
+        dense_ok = in_channels > 0 and all(isinstance(c, BiGCNConv) for c in self.convs) and len(
             {c.add_self_loops for c in self.convs}) == 1
         if dense and not dense_ok:
-            raise ValueError("dense=True needs every layer to be a BiGCNConv with the same "
-                             f"add_self_loops, got {[type(c).__name__ for c in self.convs]}")
+            raise ValueError("dense=True needs a known in_channels and every layer to be a "
+                             "BiGCNConv with the same add_self_loops, got in_channels="
+                             f"{in_channels} and {[type(c).__name__ for c in self.convs]}")
         self.dense = dense_ok if dense is None else bool(dense)
         self.reset_parameters()
 
@@ -180,7 +183,7 @@ class CellSequenceEncoder(Module):
 
     def forward(self, x: Tensor, edge_index: Tensor, cell_pos: Tensor, batch: Optional[Tensor] = None,
                 rev_edge_index: Optional[Tensor] = None,
-                num_graphs: Optional[int] = None) -> EncoderOutput:
+                num_graphs: Optional[int] = None, return_node: bool = True) -> EncoderOutput:
         if batch is None:
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         if num_graphs is None:
@@ -189,16 +192,15 @@ class CellSequenceEncoder(Module):
             rev_edge_index = edge_index.flip(0)
         num_cells = int(cell_pos.max()) + 1
         pool = POOLS[self.pool]
-        v = self.lin_in(x)
-
-        if self.pos_emb is not None:
-            if num_cells > self.max_cells:
-                raise ValueError(f"{num_cells} cells exceed max_cells={self.max_cells}")
-            v = v + self.pos_emb(cell_pos)
+        if self.pos_emb is not None and num_cells > self.max_cells:
+            raise ValueError(f"{num_cells} cells exceed max_cells={self.max_cells}")
         inject = self.context == "preceding"
         if self.dense:
-            return self._forward_dense(v, edge_index, rev_edge_index, cell_pos, batch,
-                                       num_graphs, num_cells, inject)
+            return self._forward_dense(x, edge_index, rev_edge_index, cell_pos, batch,
+                                       num_graphs, num_cells, inject, return_node)
+        v = self.lin_in(x)
+        if self.pos_emb is not None:
+            v = v + self.pos_emb(cell_pos)
 
         # Cells are processed one position at a time for the whole batch (the
         # injection makes cell i depend on cell i-1; the other contexts reuse the
@@ -217,13 +219,14 @@ class CellSequenceEncoder(Module):
             outs.append(out)
             cells.append(z)
         # Put node features back in the batch's node order.
-        node = torch.empty_like(v).index_copy_(0, order, torch.cat(outs))
+        node = torch.empty_like(v).index_copy_(0, order, torch.cat(outs)) if return_node \
+            else None
         cell = torch.stack(cells, dim=1)
         return EncoderOutput(node, cell, cell.mean(dim=1))
 
-    def _forward_dense(self, v: Tensor, edge_index: Tensor, rev_edge_index: Tensor,
+    def _forward_dense(self, x: Tensor, edge_index: Tensor, rev_edge_index: Tensor,
                        cell_pos: Tensor, batch: Tensor, num_graphs: int, num_cells: int,
-                       inject: bool) -> EncoderOutput:
+                       inject: bool, return_node: bool) -> EncoderOutput:
         # Every (cell position, graph) pair is a block of ``width`` padded node
         # slots, position-major, so that one position's blocks are contiguous.
         group = cell_pos * num_graphs + batch
@@ -236,27 +239,32 @@ class CellSequenceEncoder(Module):
         adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops)
         rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops)
         adj, rev = adj.view(shape), rev.view(shape)
-        size = counts.view(num_cells, num_graphs, 1).to(v.dtype)
-        mask = torch.zeros(num_groups * width, dtype=v.dtype, device=v.device)
+        size = counts.view(num_cells, num_graphs, 1).to(x.dtype)
+        mask = torch.zeros(num_groups * width, dtype=x.dtype, device=x.device)
         mask[slot] = 1.0
         mask = mask.view(num_cells, num_graphs, width, 1)
-        padded = v.new_zeros(num_groups * width, v.size(-1)).index_copy(0, slot, v)
-        padded = padded.view(num_cells, num_graphs, width, -1)
-
-        z = v.new_zeros(num_graphs, self.hidden_channels)
+        # Pad the (narrow) one-hot input, then project: padded slots get the
+        # projection's bias, but they have no edges and are masked in the readout,
+        # so they never reach a real node, a cell feature or a gradient.
+        padded = x.new_zeros(num_groups * width, x.size(-1)).index_copy(0, slot, x)
+        padded = self.lin_in(padded).view(num_cells, num_graphs, width, -1)
+        if self.pos_emb is not None:
+            padded = padded + self.pos_emb.weight[:num_cells].view(num_cells, 1, 1, -1)
+        z = padded.new_zeros(num_graphs, self.hidden_channels)
         cells, outs = [], []
         # unbind, whose backward is one stack, not a zero-filled gradient per position
-        for k, x in enumerate(padded.unbind(0)):
+        for k, h in enumerate(padded.unbind(0)):
             if inject:
-                x = x + z.unsqueeze(1)
+                h = h + z.unsqueeze(1)
             for i, conv in enumerate(self.convs):
                 if i > 0:
-                    x = self.dropout(x)
-                x = conv.forward_dense(x, adj[k], rev[k])
-            z = self._dense_pool(x, mask[k], size[k])
-            outs.append(x)
+                    h = self.dropout(h)
+                h = conv.forward_dense(h, adj[k], rev[k])
+            z = self._dense_pool(h, mask[k], size[k])
+            if return_node:
+                outs.append(h)
             cells.append(z)
-        node = torch.stack(outs).view(num_groups * width, -1)[slot]
+        node = torch.stack(outs).view(num_groups * width, -1)[slot] if return_node else None
         cell = torch.stack(cells, dim=1)
         return EncoderOutput(node, cell, cell.mean(dim=1))
 

@@ -64,13 +64,15 @@ class HyperNAS(Module):
         if self.hypernet is not None:
             self.hypernet.reset_parameters()
 
-    def encode(self, batch: Batch) -> EncoderOutput:
-        """Runs the encoder on an :class:`~hypernas_pyg.data.ArchData` batch."""
+    def encode(self, batch: Batch, return_node: bool = True) -> EncoderOutput:
+        """Runs the encoder on an :class:`~hypernas_pyg.data.ArchData` batch
+        (``return_node=False``: without the node features)."""
         return self.encoder(batch.x, batch.edge_index, batch.cell_pos, batch.batch,
-                            rev_edge_index=batch.rev_edge_index, num_graphs=batch.num_graphs)
+                            rev_edge_index=batch.rev_edge_index, num_graphs=batch.num_graphs,
+                            return_node=return_node)
 
     def forward(self, batch: Batch) -> Tensor:
-        return self.regressor(self.encode(batch).graph).view(-1)
+        return self.regressor(self.encode(batch, return_node=False).graph).view(-1)
 
     def hypernet_loss(self, batch: Batch, node: Tensor, images: Tensor, labels: Tensor,
                       graphs: Sequence[int]) -> Tensor:
