@@ -75,7 +75,10 @@ def make_estimator(run: dict[str, Any], seed: int, overrides: dict[str, Any]):
         from hypernas_pyg.baselines import BASELINES as classes
         return classes[run["variant"]](seed=seed, **overrides)
     from hypernas_pyg import HyperNASPredictor
+    from hypernas_pyg.predictor import HYPERNET_VARIANTS
     kwargs = dict(overrides)
+    if run["variant"] not in HYPERNET_VARIANTS:
+        kwargs.pop("aux_root", None)  # where the images are, for the variants that read them
     if run["q"] is not None:
         kwargs["q"] = run["q"]
     return HyperNASPredictor(variant=run["variant"], encoder=run["encoder"],
