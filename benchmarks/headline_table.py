@@ -3,7 +3,7 @@
     python benchmarks/headline_table.py benchmarks/results/nb201_suite.csv \\
         --out benchmarks/results/nb201_headline.md --readme README.md
     python benchmarks/headline_table.py benchmarks/results/nb201_final.csv \\
-        --seeds 10 11 12 13 14 15 16 17 18 19 --out benchmarks/results/nb201_final.md \\
+        --seeds 10 11 12 13 14 15 16 17 18 19 --out benchmarks/results/nb201_final_headline.md \\
         --readme README.md --marker final
 
 Rows are the default configuration of each method (BiGCN encoder, the
