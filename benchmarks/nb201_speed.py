@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from hypernas_pyg import HyperNASPredictor
+    from hypernas_pyg.predictor import HYPERNET_VARIANTS
     from hypernas_pyg.datasets import NASBench201
     from hypernas_pyg.evaluation import hardware, sample_train_indices
     from hypernas_pyg.metrics import kendall_tau
@@ -53,7 +54,7 @@ def main(argv=None) -> int:
     train = dataset[torch.as_tensor(sample_train_indices(len(dataset), args.train_size, args.seed))]
     rows = []
     for variant in args.variants:
-        aux = {"aux_root": args.aux_root} if variant in ("hypernas", "hypernas-h") else {}
+        aux = {"aux_root": args.aux_root} if variant in HYPERNET_VARIANTS else {}
         predictor = HyperNASPredictor(variant=variant, seed=args.seed, progress=False, **aux,
                                       **overrides)
         t0 = time.perf_counter()

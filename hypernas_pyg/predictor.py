@@ -217,9 +217,6 @@ class HyperNASPredictor:
         self.loss_weights_: Optional[dict[str, float]] = None
         #: The fitted models, ``ensemble`` of them; :meth:`predict` averages them.
         self.members_: list[HyperNAS] = []
-        #: The first member: :meth:`embed`, :meth:`generate_weights` and the
-        #: hypernetwork statistics above are this model's.
-        self.model_: Optional[HyperNAS] = None
         self.scaler_ = TargetScaler(target_scaling)  # validates the name
         with torch.random.fork_rng(devices=[]):
             self._build_model()  # validates encoder and context now, not at fit time
@@ -240,6 +237,12 @@ class HyperNASPredictor:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{self.__class__.__name__}({args})"
+
+    @property
+    def model_(self) -> Optional[HyperNAS]:
+        """The first ensemble member (``None`` before :meth:`fit`): :meth:`embed`,
+        :meth:`generate_weights` and the hypernetwork statistics are this model's."""
+        return self.members_[0] if self.members_ else None
 
     @property
     def context_(self) -> str:
@@ -311,7 +314,6 @@ class HyperNASPredictor:
             members.append(self._fit_regression(data_list, seed) if self.proxy is None
                            else self._fit_with_hypernet(data_list, seed, report=k == 0))
         self.members_ = members
-        self.model_ = members[0]
         return self
 
     def _fit_regression(self, data_list: list[ArchData], seed: int) -> HyperNAS:
@@ -374,14 +376,14 @@ class HyperNASPredictor:
                                        self.proxy.val_archs, seed)
             val_acc = aux.accuracy(model, val_archs, self.space)
         model.eval()
+        weights = ({t: float(w) for t, w in zip(TASKS, loss.weights)} if loss is not None
+                   else None)
         if report:
             self.hyper_val_acc_, self.hyper_val_archs_, self.loss_ = val_acc, val_archs, loss
-            if loss is not None:
-                self.loss_weights_ = {t: float(w) for t, w in zip(TASKS, loss.weights)}
+            self.loss_weights_ = weights
         logger.info("fitted %s on %d architectures (seed %d); hypernetwork validation accuracy "
                     "%.4f on %d held-out architectures; loss weights %s", self.variant,
-                    len(data_list), seed, val_acc, len(val_archs),
-                    {t: float(w) for t, w in zip(TASKS, loss.weights)} if loss else None)
+                    len(data_list), seed, val_acc, len(val_archs), weights)
         return model
 
     @torch.inference_mode()
@@ -489,7 +491,6 @@ class HyperNASPredictor:
             raise ValueError(f"{path} holds {len(members)} ensemble members, but its config "
                              f"says ensemble={predictor.ensemble}")
         predictor.members_ = [m.to(predictor.device).eval() for m in members]
-        predictor.model_ = predictor.members_[0]
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
         extra = state.get("hypernet")
         if extra is not None:
