@@ -37,7 +37,7 @@ BASELINES = ("gbdt", "random")
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 #: Arguments added after results were recorded, with the value that reproduces the earlier
 #: computation; a configuration holding that value keys like one without the argument.
-NEUTRAL = {"rank_weight": 0.0, "ensemble": 1}
+NEUTRAL = {"rank_weight": 0.0, "ensemble": 1, "prune_cells": False}
 
 
 def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
@@ -131,6 +131,12 @@ def stock_mask(df: pd.DataFrame) -> pd.Series:
                      dtype=bool)
 
 
+def dataset_prune_cells(estimator) -> bool:
+    """The cell graphs a run's dataset must hold: the predictor's; the baselines read only
+    the architecture strings, so they take the default dataset."""
+    return getattr(estimator, "prune_cells", True)
+
+
 def _run(job: dict) -> dict:
     import torch
     torch.set_num_threads(job.pop("threads"))
@@ -138,11 +144,12 @@ def _run(job: dict) -> dict:
     from hypernas_pyg.evaluation import evaluate_ranking
 
     commit = job.pop("commit")
-    dataset = NASBench201(job.pop("root"), log=False)
+    root = job.pop("root")
     options = job.pop("overrides")
     overrides = json.dumps({k: v for k, v in options.items() if k not in NOT_CONFIG},
                            sort_keys=True)
     estimator = make_estimator(job, job["seed"], options)
+    dataset = NASBench201(root, prune_cells=dataset_prune_cells(estimator), log=False)
     result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
     row = {**job, **result, "threads": torch.get_num_threads(), "commit": commit,
            "overrides": overrides}
@@ -252,7 +259,9 @@ def main(argv=None) -> int:
             print(j["variant"], j["encoder"], j["context"], j["q"], j["train_size"], j["seed"])
         return 0
     from hypernas_pyg.datasets import NASBench201
-    NASBench201(args.root, log=False)  # process once before the workers start
+    for prune in sorted({dataset_prune_cells(make_estimator(j, 0, j["overrides"]))
+                         for j in jobs}):
+        NASBench201(args.root, prune_cells=prune, log=False)  # process before the workers start
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     # Cheap runs first, so that a stopped sweep has covered the most ground.
     jobs.sort(key=lambda j: (j["variant"] not in BASELINES, j["train_size"]))

@@ -46,6 +46,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", type=int, default=None,
                    help="fit this many models from different seeds and average them "
                    "(default 1)")
+    p.add_argument("--prune-cells", action=argparse.BooleanOptionalAction, default=None,
+                   help="encode pruned cells (no none ops, no dead ops; the default) or, with "
+                   "--no-prune-cells, all 8 nodes of every cell")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
@@ -81,17 +84,17 @@ def _model_kwargs(args: argparse.Namespace, seed: int) -> dict:
     kwargs = {"variant": args.variant, "encoder": args.encoder, "context": args.context,
               "seed": seed, "device": args.device}
     for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root",
-                 "aux_archs", "rank_weight", "ensemble"):
+                 "aux_archs", "rank_weight", "ensemble", "prune_cells"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
     return kwargs
 
 
-def _load_benchmark(args: argparse.Namespace):
+def _load_benchmark(args: argparse.Namespace, prune_cells: bool):
     from hypernas_pyg.datasets import NASBench201
     root = args.root or osp.join(default_root(), args.benchmark)
-    return NASBench201(root, dataset=args.dataset, log=False)
+    return NASBench201(root, dataset=args.dataset, prune_cells=prune_cells, log=False)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -99,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from hypernas_pyg.predictor import HyperNASPredictor
 
     predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))  # validate args first
-    dataset = _load_benchmark(args)
+    dataset = _load_benchmark(args, predictor.prune_cells)
     result = evaluate_ranking(predictor, dataset, args.train_size, args.seed)
     result["args"] = {k: v for k, v in vars(args).items() if k != "func"}
     result["config"] = predictor.get_params()

@@ -85,6 +85,12 @@ class HyperNASPredictor:
         context: Overrides the encoder context the variant implies
             (``"preceding"``, ``"none"``, ``"positional"``); ``None`` keeps it.
         space: Search space name or instance (used to encode arch strings).
+        prune_cells: Encode pruned cells: ``none`` ops and ops off every
+            input-output path are dropped from the graph, so a predictor need
+            not learn that they change nothing (chosen on NAS-Bench-201 seeds
+            0-4; ``benchmarks/README.md``). A ``space`` instance must agree, and
+            so must a dataset passed to :meth:`fit` / :meth:`predict`
+            (``NASBench201(root, prune_cells=...)``).
         hidden_channels: Embedding size (64 and ``num_layers=2`` were chosen on
             NAS-Bench-201 seeds 0-4 over 32 and one layer; ``benchmarks/README.md``).
         num_layers: Message-passing layers per cell.
@@ -132,6 +138,7 @@ class HyperNASPredictor:
 
     def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
                  context: Optional[str] = None, space: Union[str, SearchSpace] = "nasbench201",
+                 prune_cells: bool = True,
                  hidden_channels: int = 64, num_layers: int = 2, dropout: float = 0.0,
                  epochs: int = 300, batch_size: int = 64, lr: float = 1e-2,
                  weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
@@ -166,7 +173,13 @@ class HyperNASPredictor:
         self.variant = variant
         self.encoder = encoder
         self.context = context
-        self.space = space_resolver(space)
+        if not isinstance(prune_cells, bool):
+            raise ValueError(f"prune_cells must be True or False, got {prune_cells!r}")
+        self.prune_cells = prune_cells
+        self.space = space_resolver(space, prune=prune_cells)  # kwargs apply to a name only
+        if getattr(self.space, "prune", False) != prune_cells:
+            raise ValueError(f"prune_cells={prune_cells} disagrees with the given space "
+                             f"{self.space!r}; pass a space built with prune={prune_cells}")
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
         self.dropout = dropout
@@ -225,7 +238,8 @@ class HyperNASPredictor:
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments (JSON-serialisable)."""
         return {"variant": self.variant, "encoder": self.encoder, "context": self.context,
-                "space": self.space.name, "hidden_channels": self.hidden_channels,
+                "space": self.space.name, "prune_cells": self.prune_cells,
+                "hidden_channels": self.hidden_channels,
                 "num_layers": self.num_layers, "dropout": self.dropout, "epochs": self.epochs,
                 "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
                 "target_scaling": self.target_scaling, "seed": self.seed,
@@ -252,7 +266,7 @@ class HyperNASPredictor:
         if self.proxy is not None:
             return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
                             conv=self.encoder, context=self.context_, dropout=self.dropout,
-                            proxy=self.proxy)
+                            proxy=self.proxy, prune_cells=self.prune_cells)
         return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
                         conv=self.encoder, context=self.context_, dropout=self.dropout)
 
@@ -268,6 +282,12 @@ class HyperNASPredictor:
         if len(items) == 0:
             raise ValueError("no architectures given")
         if isinstance(items, Dataset):
+            space = getattr(items, "space", None)
+            if getattr(space, "prune", self.prune_cells) != self.prune_cells:
+                raise ValueError(
+                    f"the dataset's graphs were built with prune_cells={space.prune}, but this "
+                    f"predictor encodes prune_cells={self.prune_cells}; load the dataset with "
+                    f"prune_cells={self.prune_cells}")
             data = items
         elif all(isinstance(a, str) for a in items):
             data = [arch_to_data(a, self.space) for a in items]
@@ -478,6 +498,7 @@ class HyperNASPredictor:
             raise ValueError(f"{path} is not a HyperNASPredictor checkpoint "
                              f"(format {CHECKPOINT_FORMAT})")
         config = dict(state["config"])
+        config.setdefault("prune_cells", False)  # checkpoints made before the option existed
         if device is not None:
             config["device"] = device
         predictor = cls(**config)

@@ -108,6 +108,43 @@ def test_fit_on_dataset_uses_training_target(nb201):
                                rtol=1e-5)
 
 
+def test_dataset_graphs_must_match_prune_cells(nb201):
+    full = HyperNASPredictor(**FAST, prune_cells=False)
+    assert not full.space.prune and full.get_params()["prune_cells"] is False
+    with pytest.raises(ValueError, match="built with prune_cells=True, but this predictor "
+                                         "encodes prune_cells=False"):
+        full.fit(nb201[torch.arange(0, 40)])
+    with pytest.raises(ValueError, match="prune_cells=True disagrees with the given space"):
+        HyperNASPredictor(prune_cells=True, space=NASBench201Space(prune=False))
+    with pytest.raises(ValueError, match="prune_cells must be True or False, got 'no'"):
+        HyperNASPredictor(prune_cells="no")
+
+
+def test_pruning_makes_dead_ops_invisible():
+    """Architectures that differ only in pruned ops get the same prediction; without
+    pruning they do not."""
+    archs, y = _toy()
+    a = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    b = a.replace("nor_conv_1x1~1", "avg_pool_3x3~1")  # another op on the dead edge
+    pruned = HyperNASPredictor(**FAST).fit(archs, y).predict([a, b])
+    assert pruned[0] == pruned[1]
+    full = HyperNASPredictor(**FAST, prune_cells=False).fit(archs, y).predict([a, b])
+    assert full[0] != full[1]
+
+
+def test_checkpoints_without_prune_cells_load_as_full_graphs(tmp_path):
+    archs, y = _toy()
+    model = HyperNASPredictor(**FAST, prune_cells=False).fit(archs, y)
+    path = tmp_path / "old.pt"
+    model.save(str(path))
+    state = torch.load(path, weights_only=True)
+    del state["config"]["prune_cells"]  # as written before the option existed
+    torch.save(state, path)
+    loaded = HyperNASPredictor.load(str(path))
+    assert loaded.prune_cells is False
+    np.testing.assert_array_equal(loaded.predict(archs), model.predict(archs))
+
+
 def test_embed_shape():
     archs, y = _toy()
     model = HyperNASPredictor(**FAST).fit(archs, y)

@@ -27,8 +27,9 @@ _NATS = ("https://raw.githubusercontent.com/v-tao/nats-bench-landscape/"
 class NASBench201(InMemoryDataset):
     r"""All 15,625 NAS-Bench-201 architectures with their accuracies.
 
-    Every item is an :class:`~hypernas_pyg.data.ArchData` of the full cell
-    sequence with ``y = [[train_target, eval_target]]`` (in %):
+    Every item is an :class:`~hypernas_pyg.data.ArchData` of the whole cell
+    sequence (pruned cells by default, see ``prune_cells``) with
+    ``y = [[train_target, eval_target]]`` (in %):
 
     * ``dataset="cifar10"``: the training target is the ``cifar10-valid``
       validation accuracy (``nasbench201_cifar10.csv``, trained on 25k images)
@@ -50,6 +51,9 @@ class NASBench201(InMemoryDataset):
         root: Root directory (``raw/`` and ``processed/`` are created below it).
         dataset: ``"cifar10"``, ``"cifar100"`` or ``"ImageNet16-120"``.
         cells_per_stage: Cells per stage of the macro skeleton encoded in each graph.
+        prune_cells: Encode pruned normal cells (no ``none`` ops, no ops off every
+            input-output path; see :meth:`NASBench201Space.pruned_cell`). ``False``
+            keeps all 8 nodes of every cell. Each choice has its own processed file.
         transform, pre_transform, pre_filter: As in PyG.
         force_reload: Rebuild the processed file.
         log: Print PyG's progress messages.
@@ -63,14 +67,15 @@ class NASBench201(InMemoryDataset):
     url_nats = _NATS
 
     def __init__(self, root: str, dataset: str = "cifar10", cells_per_stage: int = 5,
-                 transform: Optional[Callable] = None, pre_transform: Optional[Callable] = None,
+                 prune_cells: bool = True, transform: Optional[Callable] = None,
+                 pre_transform: Optional[Callable] = None,
                  pre_filter: Optional[Callable] = None, force_reload: bool = False,
                  log: bool = True) -> None:
         if dataset not in self.DATASETS:
             raise ValueError(
                 f"Unknown NAS-Bench-201 dataset {dataset!r}; choose one of: {', '.join(self.DATASETS)}")
         self.dataset = dataset
-        self.space = NASBench201Space(cells_per_stage)
+        self.space = NASBench201Space(cells_per_stage, prune=prune_cells)
         super().__init__(root, transform, pre_transform, pre_filter,
                          force_reload=force_reload, log=log)
         if not self._try_load():
@@ -98,7 +103,8 @@ class NASBench201(InMemoryDataset):
 
     @property
     def processed_file_names(self) -> list[str]:
-        return [f"{self.dataset}_N{self.space.cells_per_stage}_v{self.VERSION}.pt"]
+        graph = "_pruned" if self.space.prune else ""
+        return [f"{self.dataset}_N{self.space.cells_per_stage}{graph}_v{self.VERSION}.pt"]
 
     @property
     def _meta_path(self) -> str:
@@ -109,7 +115,7 @@ class NASBench201(InMemoryDataset):
 
     def _fingerprint(self) -> dict:
         out = {"version": self.VERSION, "dataset": self.dataset,
-               "cells_per_stage": self.space.cells_per_stage,
+               "cells_per_stage": self.space.cells_per_stage, "prune_cells": self.space.prune,
                "pre_transform": repr(self.pre_transform), "pre_filter": repr(self.pre_filter)}
         for path in self.raw_paths:
             h = hashlib.sha256()
@@ -214,4 +220,5 @@ class NASBench201(InMemoryDataset):
         return list(self._data.arch) if self._indices is None else [d.arch for d in self]
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}({len(self)}, dataset={self.dataset!r})"
+        return (f"{self.__class__.__name__}({len(self)}, dataset={self.dataset!r}, "
+                f"prune_cells={self.space.prune})")

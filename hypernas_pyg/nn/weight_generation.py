@@ -50,7 +50,8 @@ def kernel_shapes(network: NASBench201Network) -> list[tuple[int, ...]]:
 
 
 def generated_state(network: NASBench201Network, node_feats: Tensor, cell_pos: Tensor,
-                    hypernet: HyperNetwork, op: Optional[Tensor] = None) -> dict[str, Tensor]:
+                    hypernet: HyperNetwork, op: Optional[Tensor] = None,
+                    prune: bool = True) -> dict[str, Tensor]:
     r"""Generates every op kernel of ``network`` from one architecture's node features.
 
     The nodes are laid out as in :class:`~hypernas_pyg.data.ArchData`: the nodes
@@ -73,6 +74,11 @@ def generated_state(network: NASBench201Network, node_feats: Tensor, cell_pos: T
         op: Optional node-type indices (``ArchData.op``); when given, every
             node is checked against the network's cell sequence, which catches
             features of a different architecture.
+        prune: The features are those of pruned cells (the default graphs,
+            ``NASBench201Space(prune=True)``). Every convolution of ``network``
+            must then survive pruning: build it from
+            :meth:`~NASBench201Space.prune_arch` of the architecture. ``False``
+            for graphs of ``NASBench201Space(prune=False)``.
 
     Shapes:
         - **input:** ``node_feats`` :math:`(|\mathcal{V}|, H)`, ``cell_pos``
@@ -83,14 +89,15 @@ def generated_state(network: NASBench201Network, node_feats: Tensor, cell_pos: T
     Raises:
         ValueError: when the number of cells or the node count of any cell
             differs from ``network``'s cell sequence, when ``op`` disagrees
-            with it, or when ``hypernet`` lacks a kernel shape.
+            with it, when a convolution of ``network`` was pruned from the
+            graph, or when ``hypernet`` lacks a kernel shape.
     """
     if node_feats.dim() != 2:
         raise ValueError(f"node_feats must be 2-dimensional, got shape {tuple(node_feats.shape)}")
     if cell_pos.dim() != 1 or cell_pos.numel() != node_feats.size(0):
         raise ValueError(f"cell_pos must have shape [{node_feats.size(0)}] (one entry per "
                          f"node), got {tuple(cell_pos.shape)}")
-    space = NASBench201Space(cells_per_stage=network.N)
+    space = NASBench201Space(cells_per_stage=network.N, prune=prune)
     cells = space.cell_sequence(network.arch_str)
     expected = [len(cell.ops) for cell in cells]
     if cell_pos.numel() and int(cell_pos.min()) < 0:
@@ -123,8 +130,16 @@ def generated_state(network: NASBench201Network, node_feats: Tensor, cell_pos: T
 
     names = network.op_weight_names()
     params = dict(network.named_parameters())
-    index = torch.tensor([starts[p] + k for p, k in names], dtype=torch.long,
-                         device=cell_pos.device)
+    local = []
+    for p, k in names:
+        try:
+            local.append(starts[p] + cells[p].source_index(k))
+        except KeyError:
+            raise ValueError(
+                f"The convolution at cell {p}, node {k} of the network ({network.arch_str}) "
+                "has no node in the pruned cell graph; build the network from "
+                "NASBench201Space.prune_arch(arch)") from None
+    index = torch.tensor(local, dtype=torch.long, device=cell_pos.device)
     shape_ids = torch.tensor([hypernet.shape_index(params[name].shape) for name in names.values()],
                              dtype=torch.long, device=node_feats.device)
     kernels = hypernet(node_feats[order[index]], shape_ids)

@@ -46,8 +46,16 @@ class NASBench201Space(SearchSpace):
     ``cells_per_stage`` identical cells, and a residual reduction block between
     stages; :meth:`cell_sequence` returns those ``3 * N + 2`` cells in order.
 
+    Cell graphs are *pruned* by default (:meth:`pruned_cell`): ``none`` ops and
+    ops off every input-output path are dropped, so cells that compute the same
+    function up to such dead ops get the same graph and a predictor need not
+    learn that they do. On NAS-Bench-201 this lifts the predictor's Kendall tau
+    by about 0.1 at 39 training architectures (``benchmarks/README.md``).
+
     Args:
         cells_per_stage: Cells per stage ``N`` (5 in the benchmark).
+        prune: Build :meth:`cell_sequence` from pruned cells (``False``: every
+            cell has all 8 nodes, ``none`` ops included).
     """
 
     name = "nasbench201"
@@ -56,14 +64,18 @@ class NASBench201Space(SearchSpace):
     num_edges = len(NB201_EDGES)
     num_archs = len(NB201_OPS) ** len(NB201_EDGES)
 
-    def __init__(self, cells_per_stage: int = 5) -> None:
+    def __init__(self, cells_per_stage: int = 5, prune: bool = True) -> None:
         if not isinstance(cells_per_stage, int) or cells_per_stage < 1:
             raise ValueError(
                 f"cells_per_stage must be a positive integer, got {cells_per_stage!r}")
+        if not isinstance(prune, bool):
+            raise ValueError(f"prune must be True or False, got {prune!r}")
         self.cells_per_stage = cells_per_stage
+        self.prune = prune
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(cells_per_stage={self.cells_per_stage})"
+        return (f"{self.__class__.__name__}(cells_per_stage={self.cells_per_stage}, "
+                f"prune={self.prune})")
 
     # ---------------------------------------------------------------- strings
     def parse(self, arch: str) -> tuple[str, ...]:
@@ -135,18 +147,24 @@ class NASBench201Space(SearchSpace):
         return Cell(ops=("input",) + ops + ("output",), edges=_OPS_ON_NODES_EDGES)
 
     def pruned_cell(self, arch: str) -> Cell:
-        """:meth:`cell` without ``none`` ops and without nodes off every input-output path."""
-        full = self.cell(arch)
-        keep_edges = [(s, d) for s, d in full.edges
-                      if full.ops[s] != "none" and full.ops[d] != "none"]
-        n = len(full.ops)
-        fwd = _reachable(0, keep_edges, n)
-        bwd = _reachable(n - 1, [(d, s) for s, d in keep_edges], n)
-        keep = [i for i in range(n) if (fwd[i] and bwd[i] and full.ops[i] != "none")
-                or i in (0, n - 1)]
-        remap = {old: new for new, old in enumerate(keep)}
-        edges = tuple((remap[s], remap[d]) for s, d in keep_edges if s in remap and d in remap)
-        return Cell(ops=tuple(full.ops[i] for i in keep), edges=edges)
+        """:meth:`cell` without ``none`` ops and without nodes off every input-output path.
+
+        ``source`` gives every kept node's position in :meth:`cell`. A cell with
+        no input-output path keeps only its input and output nodes.
+        """
+        return _pruned_cell(self.parse(arch))
+
+    def prune_arch(self, arch: str) -> str:
+        """``arch`` with ``none`` on every edge that :meth:`pruned_cell` drops.
+
+        The result computes what ``arch`` computes, up to ops whose output never
+        reaches the cell output or whose input is all zero, and its
+        :meth:`cell` has ``none`` exactly where ``arch``'s pruned cell has no node.
+        """
+        ops = self.parse(arch)
+        kept = set(_pruned_cell(ops).source)
+        return self.to_string(op if k + 1 in kept else "none" for k, op in enumerate(ops))
+
 
     @staticmethod
     def reduction_cell() -> Cell:
@@ -162,7 +180,7 @@ class NASBench201Space(SearchSpace):
         )
 
     def cell_sequence(self, arch: str) -> list[Cell]:
-        normal = self.cell(arch)
+        normal = self.pruned_cell(arch) if self.prune else self.cell(arch)
         reduction = self.reduction_cell()
         cells: list[Cell] = []
         for stage in range(3):
@@ -235,6 +253,21 @@ def _reachable(start: int, edges: Sequence[tuple[int, int]], n: int) -> list[boo
                 seen[d] = True
                 stack.append(d)
     return seen
+
+
+@lru_cache(maxsize=None)
+def _pruned_cell(ops: tuple[str, ...]) -> Cell:
+    full = Cell(ops=("input",) + ops + ("output",), edges=_OPS_ON_NODES_EDGES)
+    keep_edges = [(s, d) for s, d in full.edges
+                  if full.ops[s] != "none" and full.ops[d] != "none"]
+    n = len(full.ops)
+    fwd = _reachable(0, keep_edges, n)
+    bwd = _reachable(n - 1, [(d, s) for s, d in keep_edges], n)
+    keep = [i for i in range(n) if (fwd[i] and bwd[i] and full.ops[i] != "none")
+            or i in (0, n - 1)]
+    remap = {old: new for new, old in enumerate(keep)}
+    edges = tuple((remap[s], remap[d]) for s, d in keep_edges if s in remap and d in remap)
+    return Cell(ops=tuple(full.ops[i] for i in keep), edges=edges, source=tuple(keep))
 
 
 @lru_cache(maxsize=None)

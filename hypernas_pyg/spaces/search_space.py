@@ -17,11 +17,28 @@ class Cell:
             the cell input, the last the cell output).
         edges: Directed edges ``(src, dst)`` between node positions, ``src < dst``.
         kind: ``"normal"`` for a searched cell, ``"reduction"`` for a fixed block.
+        source: For a cell derived from a larger one (e.g. a pruned cell), the
+            position of every node in that larger cell; empty when the nodes are
+            the cell's own (node ``k`` is node ``k``).
     """
 
     ops: tuple[str, ...]
     edges: tuple[tuple[int, int], ...]
     kind: str = "normal"
+    source: tuple[int, ...] = ()
+
+    def source_index(self, node: int) -> int:
+        """Position in this cell of node ``node`` of the larger cell (see ``source``).
+
+        Raises:
+            KeyError: when that node was removed from this cell.
+        """
+        if not self.source:
+            return node
+        try:
+            return self.source.index(node)
+        except ValueError:
+            raise KeyError(node) from None
 
 
 class SearchSpace(ABC):
@@ -89,7 +106,8 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def cell_sequence(self, arch: str) -> list[Cell]:
-        """All cells of the macro skeleton, in the order data flows through them."""
+        """All cells of the macro skeleton, in the order data flows through them (pruned
+        cells when the space was built with ``prune=True``)."""
 
     @abstractmethod
     def sample(self, num: int, rng: np.random.Generator) -> list[str]:

@@ -18,7 +18,10 @@ def _some(n=4, seed=0):
 
 def test_arch_data_fields():
     d = _some(1)[0]
-    assert d.num_nodes == 15 * 8 + 2 * 5 and d.num_cells == 17
+    normal = len(SPACE.pruned_cell(d.arch).ops)  # the default graphs hold pruned cells
+    assert normal < 8 and d.num_nodes == 15 * normal + 2 * 5 and d.num_cells == 17
+    full = arch_to_data(d.arch, NASBench201Space(prune=False))
+    assert full.num_nodes == 15 * 8 + 2 * 5 and full.num_cells == 17
     assert torch.equal(d.x.argmax(-1), d.op)
     assert torch.equal(d.rev_edge_index, d.edge_index.flip(0))
     assert d.y.shape == (1, 2)

@@ -26,6 +26,19 @@ def test_real_table(nb201):
     assert int(nb201.y[:, 1].argmax()) == BEST
     assert len(set(nb201.archs)) == 15625
     assert torch.equal(d.x.argmax(-1), d.op)
+    # The default graphs hold pruned cells: none ops never appear as nodes.
+    none = nb201.space.node_type_index("none")
+    assert nb201.space.prune and not bool((nb201._data.op == none).any())
+
+
+def test_full_cell_graphs_have_their_own_processed_file(nb201):
+    full = NASBench201(nb201.root, prune_cells=False, log=False)
+    assert full.processed_paths != nb201.processed_paths
+    assert len(full) == 15625 and not full.space.prune
+    i = 123
+    assert full[i].arch == nb201[i].arch and torch.equal(full[i].y, nb201[i].y)
+    assert full[i].num_nodes == 15 * 8 + 2 * 5 >= nb201[i].num_nodes
+    assert "prune_cells=False" in repr(full)
 
 
 def _write_fixture_csv(path, seed=0):

@@ -84,17 +84,42 @@ def test_batch_statistics_in_every_mode_and_no_random_draws():
     torch.manual_seed(0)
     branch = HypernetBranch(16, C=4, N=1)
     data, node = _encoded(ARCH, 1)
+    other, other_node = _encoded(NO_CONV, 1)
     images = torch.randn(5, 3, 8, 8)
     state = torch.random.get_rng_state()
     with torch.no_grad():
         train = branch.train()(ARCH, node, data.cell_pos, images)
-        evald = branch.eval()(NO_CONV, node, data.cell_pos, images)  # a new skeleton is built
+        # a new skeleton is built
+        evald = branch.eval()(NO_CONV, other_node, other.cell_pos, images)
         again = branch(ARCH, node, data.cell_pos, images)
     assert torch.equal(torch.random.get_rng_state(), state)
     torch.testing.assert_close(branch.train()(ARCH, node, data.cell_pos, images), train)
     assert torch.equal(again, branch.eval()(ARCH, node, data.cell_pos, images))
     assert evald.shape == (5, 10)
     assert not any("running" in k for k in branch.state_dict())
+
+
+def test_pruned_branch_runs_the_pruned_network_and_exports_the_full_state():
+    """A conv pruned from the graph is ``none`` in the proxy; the exported state_dict
+    still loads into the unpruned network (the dead conv reads an all-zero node, so with
+    the shared BatchNorm bias at its initial 0 both networks compute the same)."""
+    dead = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    torch.manual_seed(0)
+    branch = HypernetBranch(16, C=4, N=1)
+    assert branch.proxy_arch(dead) == NASBench201Space().prune_arch(dead) != dead
+    data, node = _encoded(dead, 1)
+    params = branch.generate(dead, node, data.cell_pos, data.op)
+    assert "cells.0.edges.2.conv.weight" not in params  # the dead 1x1 conv
+    state = branch.network_state_dict(dead, node, data.cell_pos, data.op)
+    net = NASBench201Network.from_arch(dead, C=4, N=1)
+    net.load_state_dict(state)
+    images = torch.randn(4, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(net.train()(images), branch.train()(dead, node, data.cell_pos,
+                                                                        images))
+    full = HypernetBranch(16, C=4, N=1, prune=False)
+    full_data = arch_to_data(dead, NASBench201Space(cells_per_stage=1, prune=False))
+    assert full.proxy_arch(dead) == dead and full_data.num_nodes > data.num_nodes
 
 
 def test_hypernas_branch_is_built_after_the_predictor():

@@ -37,8 +37,8 @@ def kernel_hyper(net):
 def test_generated_shapes_match_parameters(C, N, arch):
     torch.manual_seed(0)
     net = NASBench201Network.from_arch(arch, C=C, N=N)
-    feats = torch.randn(8 * 3 * N + 2 * 5, 16)
     data = arch_to_data(arch, NASBench201Space(cells_per_stage=N))
+    feats = torch.randn(data.num_nodes, 16)
     hyper = HyperNetwork(16, kernel_shapes(net), hidden_channels=16)
     state = generated_state(net, feats, data.cell_pos, hyper, op=data.op)
     params = dict(net.named_parameters())
@@ -130,28 +130,64 @@ def test_cross_entropy_backpropagates_into_the_encoder():
 def test_bad_node_layout_raises():
     torch.manual_seed(0)
     N = 1
+    full = NASBench201Space(cells_per_stage=N, prune=False)  # every cell has 8 nodes
     net = NASBench201Network.from_arch(ARCH, C=4, N=N)
     hyper = HyperNetwork(16, kernel_shapes(net), hidden_channels=16)
-    data = arch_to_data(ARCH, NASBench201Space(cells_per_stage=N))
+    data = arch_to_data(ARCH, full)
     feats = torch.randn(data.num_nodes, 16)
     keep = torch.ones(data.num_nodes, dtype=torch.bool)
     keep[3] = False  # drop one node of cell 0
     with pytest.raises(ValueError, match="node counts"):
-        generated_state(net, feats[keep], data.cell_pos[keep], hyper)
+        generated_state(net, feats[keep], data.cell_pos[keep], hyper, prune=False)
     # A network with two cells per stage has more cells than the data.
     net2 = NASBench201Network.from_arch(ARCH, C=4, N=2)
     with pytest.raises(ValueError, match="expected 8 cells"):
-        generated_state(net2, feats, data.cell_pos, kernel_hyper(net2))
+        generated_state(net2, feats, data.cell_pos, kernel_hyper(net2), prune=False)
     with pytest.raises(ValueError, match="cell_pos"):
-        generated_state(net, feats, data.cell_pos[:-1], hyper)
+        generated_state(net, feats, data.cell_pos[:-1], hyper, prune=False)
     # Features of another architecture are caught when node types are given.
-    other = arch_to_data(NO_CONV, NASBench201Space(cells_per_stage=N))
+    other = arch_to_data(NO_CONV, full)
     with pytest.raises(ValueError, match="another architecture"):
-        generated_state(net, feats, other.cell_pos, hyper, op=other.op)
+        generated_state(net, feats, other.cell_pos, hyper, op=other.op, prune=False)
+    # Full-cell features read as pruned ones do not fit the layout (NO_CONV has none ops).
+    no_conv = NASBench201Network.from_arch(NO_CONV, C=4, N=N)
+    with pytest.raises(ValueError, match="node counts"):
+        generated_state(no_conv, torch.randn(other.num_nodes, 16), other.cell_pos, hyper)
     # A hypernetwork without the needed kernel shape.
     small = HyperNetwork(16, [(4, 4, 3, 3)], hidden_channels=8)
     with pytest.raises(ValueError, match="No head"):
-        generated_state(net, feats, data.cell_pos, small)
+        generated_state(net, feats, data.cell_pos, small, prune=False)
+
+
+# The 1x1 conv on edge 1 -> 2 reads node 1, which only a ``none`` edge feeds: pruned away.
+DEAD_CONV = ("|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|"
+             "+|skip_connect~0|none~1|nor_conv_3x3~2|")
+
+
+def test_pruned_graphs_generate_the_kernels_of_the_pruned_network():
+    torch.manual_seed(0)
+    space = NASBench201Space(cells_per_stage=1)
+    pruned_arch = space.prune_arch(DEAD_CONV)
+    assert pruned_arch == DEAD_CONV.replace("nor_conv_1x1~1", "none~1")
+    data = arch_to_data(DEAD_CONV, space)
+    feats = torch.randn(data.num_nodes, 16)
+    net = NASBench201Network.from_arch(pruned_arch, C=4, N=1)
+    hyper = HyperNetwork(16, kernel_shapes(net), hidden_channels=16)
+    state = generated_state(net, feats, data.cell_pos, hyper, op=data.op)
+    assert list(state) == list(net.op_weight_names().values())
+    # The kernel of the conv on edge 0 -> 2 (pruned node 1; full node 2) comes from the
+    # features of node 1 of the pruned cell 0: changing them changes that kernel only.
+    name = "cells.0.edges.1.conv.weight"
+    cell0 = (data.cell_pos == 0).nonzero().view(-1)
+    bumped = feats.clone()
+    bumped[cell0[1]] += 1.0
+    state2 = generated_state(net, bumped, data.cell_pos, hyper, op=data.op)
+    changed = {k for k in state if not torch.equal(state[k], state2[k])}
+    assert changed == {name}
+    # The unpruned network has a conv that no pruned node can generate.
+    full_net = NASBench201Network.from_arch(DEAD_CONV, C=4, N=1)
+    with pytest.raises(ValueError, match="prune_arch"):
+        generated_state(full_net, feats, data.cell_pos, kernel_hyper(full_net), op=data.op)
 
 
 def test_nodes_need_not_be_contiguous_per_cell():

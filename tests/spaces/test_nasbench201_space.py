@@ -81,6 +81,35 @@ def test_pruned_cell_drops_none_and_dead_nodes(space):
     assert dead.ops == ("input", "output") and dead.edges == ()
 
 
+def test_pruned_cell_sources_and_prune_arch(space):
+    arch = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    cell = space.pruned_cell(arch)
+    # Node 1 (edge 0->1) is none, so the 1x1 conv (node 3) reads nothing: both dropped.
+    assert cell.source == (0, 2, 4, 6, 7)
+    assert [space.cell(arch).ops[i] for i in cell.source] == list(cell.ops)
+    assert cell.source_index(6) == 3
+    with pytest.raises(KeyError):
+        cell.source_index(3)
+    pruned = space.prune_arch(arch)
+    assert pruned == arch.replace("nor_conv_1x1~1", "none~1")
+    assert space.pruned_cell(pruned) == cell and space.prune_arch(pruned) == pruned
+    assert space.canonical_key(pruned) == space.canonical_key(arch)
+    # Pruning is idempotent and keeps the pruned graph, for every architecture.
+    for a in list(space.all_archs())[::37]:
+        p = space.prune_arch(a)
+        assert space.prune_arch(p) == p and space.pruned_cell(p) == space.pruned_cell(a)
+
+
+def test_cell_sequence_prunes_unless_told_not_to(space):
+    arch = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    assert space.prune and repr(space) == "NASBench201Space(cells_per_stage=5, prune=True)"
+    assert [len(c.ops) for c in space.cell_sequence(arch)][:6] == [5] * 5 + [5]
+    full = NASBench201Space(prune=False)
+    assert [len(c.ops) for c in full.cell_sequence(arch)][:6] == [8] * 5 + [5]
+    with pytest.raises(ValueError, match="prune must be True or False, got 1"):
+        NASBench201Space(prune=1)
+
+
 def test_cell_sequence_has_reduction_blocks_between_stages(space):
     cells = space.cell_sequence(BEST)
     assert len(cells) == 17

@@ -35,6 +35,8 @@ class HyperNAS(Module):
         proxy: Proxy target network of the hypernetwork task; ``None`` builds
             no hypernetwork branch (the predictor-only variants).
         hypernet_channels: Width of the hypernetwork trunk (with ``proxy``).
+        prune_cells: The input graphs hold pruned cells (with ``proxy``: the
+            hypernetwork branch then runs each architecture's pruned form).
 
     Shapes:
         - **input:** an :class:`~hypernas_pyg.data.ArchData` batch
@@ -45,7 +47,7 @@ class HyperNAS(Module):
                  conv: Union[str, Module] = "bigcn", context: str = "preceding",
                  max_cells: int = 32, dropout: float = 0.0, regressor_layers: int = 2,
                  pool: str = "mean", proxy: Optional[ProxyConfig] = None,
-                 hypernet_channels: int = 64) -> None:
+                 hypernet_channels: int = 64, prune_cells: bool = True) -> None:
         super().__init__()
         self.encoder = CellSequenceEncoder(in_channels, hidden_channels, num_layers, conv=conv,
                                            context=context, max_cells=max_cells,
@@ -56,7 +58,7 @@ class HyperNAS(Module):
         self.hypernet: Optional[HypernetBranch] = None
         if proxy is not None:
             self.hypernet = HypernetBranch(hidden_channels, C=proxy.C, N=proxy.N,
-                                           hidden_channels=hypernet_channels)
+                                           hidden_channels=hypernet_channels, prune=prune_cells)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()

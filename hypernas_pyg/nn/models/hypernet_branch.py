@@ -52,6 +52,12 @@ class HypernetBranch(Module):
     (no running statistics): the running statistics of a network shared by
     thousands of architectures would belong to none of them.
 
+    With ``prune=True`` (the default) the encoder graph holds pruned cells
+    (:meth:`~hypernas_pyg.spaces.NASBench201Space.pruned_cell`) and the proxy
+    network of an architecture is that of its
+    :meth:`~hypernas_pyg.spaces.NASBench201Space.prune_arch`: ops with no node
+    in the graph are ``none`` there, so every kernel has a node to come from.
+
     The encoder graph may describe a deeper skeleton than the proxy (``N'``
     cells per stage, ``N' >= N``): the proxy reads the first ``N`` cells of
     every stage and both reduction blocks
@@ -64,6 +70,8 @@ class HypernetBranch(Module):
         num_classes: Classes of the auxiliary data set.
         hidden_channels: Width of the hypernetwork trunk.
         num_layers: Layers of the hypernetwork trunk.
+        prune: The encoder graph holds pruned cells (see above); ``False`` for
+            graphs of ``NASBench201Space(prune=False)``.
 
     Shapes:
         - **input:** ``node_feats`` :math:`(|\mathcal{V}|, F)`, ``cell_pos`` and
@@ -73,9 +81,10 @@ class HypernetBranch(Module):
     """
 
     def __init__(self, in_channels: int, C: int = 8, N: int = 1, num_classes: int = 10,
-                 hidden_channels: int = 64, num_layers: int = 2) -> None:
+                 hidden_channels: int = 64, num_layers: int = 2, prune: bool = True) -> None:
         super().__init__()
         self.C = C
+        self.prune = prune
         self.N = N
         self.num_classes = num_classes
         # A network with a conv on every edge has a parameter slot for every op
@@ -103,12 +112,17 @@ class HypernetBranch(Module):
                 module.reset_parameters()
 
     # ---------------------------------------------------------------- networks
+    def proxy_arch(self, arch: str) -> str:
+        """The architecture the proxy network runs for ``arch`` (its pruned form with
+        ``prune=True``, else ``arch`` itself)."""
+        return NASBench201Space().prune_arch(arch) if self.prune else arch
+
     def network(self, arch: str) -> NASBench201Network:
         """The parameter-less (``meta``) skeleton of ``arch``'s proxy network."""
         net = self._networks.get(arch)
         if net is None:
             with torch.device("meta"):
-                net = NASBench201Network.from_arch(arch, C=self.C, N=self.N,
+                net = NASBench201Network.from_arch(self.proxy_arch(arch), C=self.C, N=self.N,
                                                    num_classes=self.num_classes)
             _batch_statistics_only(net)
             self._networks[arch] = net
@@ -151,7 +165,7 @@ class HypernetBranch(Module):
         keep = pos >= 0
         net = self.network(arch)
         kernels = generated_state(net, node_feats[keep], pos[keep], self.hypernet,
-                                  op=None if op is None else op[keep])
+                                  op=None if op is None else op[keep], prune=self.prune)
         shared = dict(self.shared.named_parameters())
         return {name: kernels[name] if name in kernels else shared[name]
                 for name, _ in net.named_parameters()}
@@ -173,7 +187,9 @@ class HypernetBranch(Module):
         the BatchNorm buffers are a fresh network's (running mean 0, variance
         1): the weights were trained with batch statistics, so run the network
         in training mode or re-estimate the running statistics before
-        evaluating it in eval mode.
+        evaluating it in eval mode. With ``prune=True`` the kernels of ops that
+        pruning removes keep a fresh network's initial values (they do not
+        change the network's output).
         """
         params = self.generate(arch, node_feats, cell_pos, op)
         with torch.random.fork_rng(devices=[]):
@@ -184,4 +200,4 @@ class HypernetBranch(Module):
         return {name: value.to(node_feats.device) for name, value in state.items()}
 
     def extra_repr(self) -> str:
-        return f"C={self.C}, N={self.N}, num_classes={self.num_classes}"
+        return f"C={self.C}, N={self.N}, num_classes={self.num_classes}, prune={self.prune}"
