@@ -115,8 +115,9 @@ def code_version() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
-def stock_mask(df: pd.DataFrame) -> pd.Series:
-    """Rows run with the library's current defaults (only variant, encoder, context, q set)."""
+def stock_configs(df: pd.DataFrame) -> list[str]:
+    """Per row, the configuration its run (variant, encoder, context, q) has at the library's
+    current defaults."""
     cache: dict[tuple, str] = {}
 
     def expected(r) -> str:
@@ -126,9 +127,28 @@ def stock_mask(df: pd.DataFrame) -> pd.Series:
             run = {"variant": r.variant, "encoder": r.encoder, "context": r.context, "q": q}
             cache[key] = config_key(make_estimator(run, 0, {}))
         return cache[key]
-    return pd.Series([normalise_config(r.config) == expected(r) for r in df.itertuples()],
-                     index=df.index,
-                     dtype=bool)
+    return [expected(r) for r in df.itertuples()]
+
+
+def stock_mask(df: pd.DataFrame) -> pd.Series:
+    """Rows run with the library's current defaults (only variant, encoder, context, q set)."""
+    return pd.Series([normalise_config(c) == e for c, e in zip(df["config"], stock_configs(df))],
+                     index=df.index, dtype=bool)
+
+
+def config_difference(config: str, stock: str) -> str:
+    """The settings in which ``config`` differs from ``stock`` (both canonical JSON), as
+    ``key=value`` pairs; an argument absent from one side takes its :data:`NEUTRAL` value."""
+    def diff(a: dict, b: dict, prefix: str) -> list[str]:
+        out = []
+        for key in sorted(set(a) | set(b)):
+            va, vb = a.get(key, NEUTRAL.get(key)), b.get(key, NEUTRAL.get(key))
+            if isinstance(va, dict) and isinstance(vb, dict):
+                out += diff(va, vb, f"{prefix}{key}.")  # e.g. proxy.aux_steps=2
+            elif va != vb:
+                out.append(f"{prefix}{key}={json.dumps(va)}")
+        return out
+    return ", ".join(diff(json.loads(normalise_config(config)), json.loads(stock), ""))
 
 
 def dataset_prune_cells(estimator) -> bool:
@@ -174,10 +194,10 @@ def summarise(df: pd.DataFrame) -> str:
     """A markdown table: one line per method and size, mean ± std over seeds."""
     df = df.copy()
     # Runs with changed defaults (overrides, or defaults changed since) are their own rows.
-    stock = stock_mask(df)
+    # A row's settings are what differs from today's defaults ("default" when nothing does).
+    diffs = [config_difference(c, e) for c, e in zip(df["config"], stock_configs(df))]
     df["q"] = df["q"].map(lambda v: "-" if pd.isna(v) else f"{v:g}")
-    df["settings"] = [("default" if ok else "stale defaults") if o in ("", "{}") else o
-                      for o, ok in zip(df["overrides"], stock)]
+    df["settings"] = [d or "default" for d in diffs]
     g = df.groupby(["variant", "encoder", "context", "q", "settings", "train_size"], sort=True)
     table = g.agg(tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
                   heldout_mean=("kendall_tau_heldout", "mean"),
