@@ -3,8 +3,9 @@
     python benchmarks/plot_nb201_suite.py benchmarks/results/nb201_suite.csv
 
 Writes ``<stem>_methods.png`` (the variants, the baselines and the paper's
-numbers) and ``<stem>_ablations.png`` (encoders, q, positional encoding), each
-point the mean over seeds with the standard deviation as error bar.
+numbers) and ``<stem>_ablations.png`` (pruned vs full cell graphs, encoders, q,
+positional encoding), each point the mean over seeds with the standard deviation
+as error bar.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from nb201_suite import read_results, stock_mask  # noqa: E402
+from nb201_suite import config_difference, read_results, stock_configs  # noqa: E402
 
 # Reported NAS-Bench-201 Kendall tau (HyperNAS paper; 39/78/156/469 training archs).
 PAPER = {"NP (paper)": [0.655, 0.626, 0.696, 0.757],
@@ -65,10 +66,18 @@ def main(argv=None) -> int:
     p.add_argument("csv")
     args = p.parse_args(argv)
     df = read_results(args.csv)
-    df = df[stock_mask(df)]  # runs with the library defaults, apart from the studied switch
+    diffs = pd.Series([config_difference(c, e) for c, e in zip(df["config"], stock_configs(df))],
+                      index=df.index)
+    # Runs with the library defaults apart from the studied switch; the full-graph runs
+    # differ in prune_cells alone.
+    full = df[diffs == "prune_cells=false"]
+    df = df[diffs == ""]
     stem = osp.splitext(args.csv)[0]
-    default = (df["encoder"].isin(["bigcn", ""]) & (df["context"] == "")
-               & (df["q"].isna() | (df["q"] == DEFAULT_Q)))
+
+    def plain(frame):
+        return (frame["encoder"].isin(["bigcn", ""]) & (frame["context"] == "")
+                & (frame["q"].isna() | (frame["q"] == DEFAULT_Q)))
+    default = plain(df)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     _curves(ax, df[default], paper=True)
@@ -77,7 +86,12 @@ def main(argv=None) -> int:
     fig.savefig(stem + "_methods.png", dpi=120)
     print("wrote", stem + "_methods.png")
 
+    neural = ["np", "hypernas-p", "hypernas"]
+    cells = pd.concat([df[default & df["variant"].isin(neural)],
+                       full[plain(full) & full["variant"].isin(neural)].assign(
+                           context="full cells")])
     studies = {
+        "cell graph (pruned by default)": pd.Series(True, index=cells.index),
         "encoder": df["variant"].isin(["hypernas-p", "hypernas"]) & (df["context"] == "")
         & (df["q"].isna() | (df["q"] == DEFAULT_Q)),
         "q (hypernas)": (df["variant"] == "hypernas") & (df["encoder"] == "bigcn")
@@ -87,8 +101,9 @@ def main(argv=None) -> int:
     }
     fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 4.5))
     for ax, (title, mask) in zip(axes, studies.items()):
+        frame = cells if title.startswith("cell graph") else df
         if mask.any():
-            _curves(ax, df[mask], paper=False)
+            _curves(ax, frame[mask], paper=False)
         ax.set_title(f"Ablation: {title}")
     fig.tight_layout()
     fig.savefig(stem + "_ablations.png", dpi=120)
