@@ -49,7 +49,8 @@ def main(argv=None) -> int:
 
     load_before = os.getloadavg()  # other work on the machine skews the timings
     t0 = time.perf_counter()
-    dataset = NASBench201(args.root, log=False)
+    # The graphs the predictors encode (--set prune_cells=false for full cells).
+    dataset = NASBench201(args.root, prune_cells=overrides.get("prune_cells", True), log=False)
     load_seconds = time.perf_counter() - t0
     train = dataset[torch.as_tensor(sample_train_indices(len(dataset), args.train_size, args.seed))]
     rows = []
