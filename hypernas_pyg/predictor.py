@@ -416,7 +416,10 @@ class HyperNASPredictor:
         BatchNorm affine and classifier parameters are the shared ones learned
         with the hypernetwork. BatchNorm running statistics are a fresh
         network's (the proxy networks train with batch statistics): use the
-        network in training mode or re-estimate them before ``eval()``.
+        network in training mode or re-estimate them before ``eval()``. With
+        ``prune_cells=True`` the kernels of ops that pruning drops keep a
+        freshly initialised network's values: the hypernetwork was trained on
+        the pruned network, where those ops are ``none``.
 
         Raises:
             ValueError: for a variant without a hypernetwork, or an invalid ``arch``.

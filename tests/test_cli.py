@@ -37,3 +37,13 @@ def test_bad_train_size_is_a_clean_error(nb201, capsys):
 def test_unknown_variant_rejected_by_argparse():
     with pytest.raises(SystemExit):
         main(["evaluate", "--train-size", "10", "--variant", "magic"])
+
+
+def test_no_prune_cells_evaluates_on_full_cell_graphs(nb201, tmp_path):
+    out = tmp_path / "full.json"
+    code = main(["evaluate", "--root", nb201.root, "--train-size", "20", "--variant", "np",
+                 "--epochs", "2", "--hidden-channels", "8", "--no-prune-cells",
+                 "--json", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["prune_cells"] is False and result["num_archs"] == 15625
