@@ -188,8 +188,8 @@ class HypernetBranch(Module):
         1): the weights were trained with batch statistics, so run the network
         in training mode or re-estimate the running statistics before
         evaluating it in eval mode. With ``prune=True`` the kernels of ops that
-        pruning removes keep a fresh network's initial values (they do not
-        change the network's output).
+        pruning removes keep a fresh network's initial values: they are
+        ``none`` in the proxy network the hypernetwork was trained with.
         """
         params = self.generate(arch, node_feats, cell_pos, op)
         with torch.random.fork_rng(devices=[]):
