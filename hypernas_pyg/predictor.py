@@ -177,7 +177,7 @@ class HyperNASPredictor:
             raise ValueError(f"prune_cells must be True or False, got {prune_cells!r}")
         self.prune_cells = prune_cells
         self.space = space_resolver(space, prune=prune_cells)  # kwargs apply to a name only
-        if getattr(self.space, "prune", False) != prune_cells:
+        if self.space.prune != prune_cells:
             raise ValueError(f"prune_cells={prune_cells} disagrees with the given space "
                              f"{self.space!r}; pass a space built with prune={prune_cells}")
         self.hidden_channels = hidden_channels

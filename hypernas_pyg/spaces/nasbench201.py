@@ -165,7 +165,6 @@ class NASBench201Space(SearchSpace):
         kept = set(_pruned_cell(ops).source)
         return self.to_string(op if k + 1 in kept else "none" for k, op in enumerate(ops))
 
-
     @staticmethod
     def reduction_cell() -> Cell:
         """The residual reduction block as a fixed cell.

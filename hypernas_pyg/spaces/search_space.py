@@ -56,6 +56,9 @@ class SearchSpace(ABC):
     node_types: tuple[str, ...] = ()
     #: The ops a searched choice can take (the vocabulary of :meth:`one_hot`).
     ops: tuple[str, ...] = ()
+    #: Whether :meth:`cell_sequence` returns pruned cells (spaces that support pruning
+    #: take it as a constructor argument).
+    prune: bool = False
 
     @property
     def num_node_types(self) -> int:
