@@ -151,10 +151,10 @@ def config_difference(config: str, stock: str) -> str:
     return ", ".join(diff(json.loads(normalise_config(config)), json.loads(stock), ""))
 
 
-def dataset_prune_cells(estimator) -> bool:
-    """The cell graphs a run's dataset must hold: the predictor's; the baselines read only
-    the architecture strings, so they take the default dataset."""
-    return getattr(estimator, "prune_cells", True)
+def dataset_options(estimator) -> dict[str, Any]:
+    """The ``NASBench201`` arguments of a run's dataset: the predictor's cell graphs; the
+    baselines read only the architecture strings, so they take the default dataset."""
+    return {"prune_cells": estimator.prune_cells} if hasattr(estimator, "prune_cells") else {}
 
 
 def _run(job: dict) -> dict:
@@ -169,7 +169,7 @@ def _run(job: dict) -> dict:
     overrides = json.dumps({k: v for k, v in options.items() if k not in NOT_CONFIG},
                            sort_keys=True)
     estimator = make_estimator(job, job["seed"], options)
-    dataset = NASBench201(root, prune_cells=dataset_prune_cells(estimator), log=False)
+    dataset = NASBench201(root, log=False, **dataset_options(estimator))
     result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
     row = {**job, **result, "threads": torch.get_num_threads(), "commit": commit,
            "overrides": overrides}
@@ -257,18 +257,21 @@ def main(argv=None) -> int:
     done["config"] = done["config"].map(normalise_config)
     finished = {tuple(r) for r in done[KEYS].itertuples(index=False)}
     jobs, commit = [], code_version()
+    datasets = set()  # the dataset variants the jobs read, as sorted JSON of their options
     for size in args.sizes:
         for seed in args.seeds:
             for run in runs:
                 # Options of the neural predictors do not apply to the baselines.
                 opts = {} if run["variant"] in BASELINES else dict(overrides)
-                config = config_key(make_estimator(run, seed, opts))
+                estimator = make_estimator(run, seed, opts)
+                config = config_key(estimator)
                 q = "" if run["q"] is None and run["variant"] != "hypernas" else str(
                     run["q"] if run["q"] is not None else json.loads(config)["q"])
                 key = (run["variant"], run["encoder"], run["context"], q, str(size), str(seed),
                        config)
                 if key in finished:
                     continue
+                datasets.add(json.dumps(dataset_options(estimator), sort_keys=True))
                 jobs.append({**run, "q": float(q) if q else None, "train_size": size,
                              "seed": seed, "config": config, "root": args.root,
                              "threads": args.threads or (1 if args.workers > 1 else 2),
@@ -279,9 +282,8 @@ def main(argv=None) -> int:
             print(j["variant"], j["encoder"], j["context"], j["q"], j["train_size"], j["seed"])
         return 0
     from hypernas_pyg.datasets import NASBench201
-    for prune in sorted({dataset_prune_cells(make_estimator(j, 0, j["overrides"]))
-                         for j in jobs}):
-        NASBench201(args.root, prune_cells=prune, log=False)  # process before the workers start
+    for options in sorted(datasets):  # process before the workers start
+        NASBench201(args.root, log=False, **json.loads(options))
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     # Cheap runs first, so that a stopped sweep has covered the most ground.
     jobs.sort(key=lambda j: (j["variant"] not in BASELINES, j["train_size"]))
