@@ -90,20 +90,21 @@ def main(argv=None) -> int:
     cells = pd.concat([df[default & df["variant"].isin(neural)],
                        full[plain(full) & full["variant"].isin(neural)].assign(
                            context="full cells")])
+    # Each ablation panel: its title and the runs it plots.
     studies = {
-        "cell graph (pruned by default)": pd.Series(True, index=cells.index),
-        "encoder": df["variant"].isin(["hypernas-p", "hypernas"]) & (df["context"] == "")
-        & (df["q"].isna() | (df["q"] == DEFAULT_Q)),
-        "q (hypernas)": (df["variant"] == "hypernas") & (df["encoder"] == "bigcn")
-        & (df["context"] == ""),
-        "cell context": df["variant"].isin(["hypernas-p", "hypernas"])
-        & (df["encoder"] == "bigcn") & (df["q"].isna() | (df["q"] == DEFAULT_Q)),
+        "cell graph (pruned by default)": cells,
+        "encoder": df[df["variant"].isin(["hypernas-p", "hypernas"]) & (df["context"] == "")
+                      & (df["q"].isna() | (df["q"] == DEFAULT_Q))],
+        "q (hypernas)": df[(df["variant"] == "hypernas") & (df["encoder"] == "bigcn")
+                           & (df["context"] == "")],
+        "cell context": df[df["variant"].isin(["hypernas-p", "hypernas"])
+                           & (df["encoder"] == "bigcn")
+                           & (df["q"].isna() | (df["q"] == DEFAULT_Q))],
     }
     fig, axes = plt.subplots(1, len(studies), figsize=(6 * len(studies), 4.5))
-    for ax, (title, mask) in zip(axes, studies.items()):
-        frame = cells if title.startswith("cell graph") else df
-        if mask.any():
-            _curves(ax, frame[mask], paper=False)
+    for ax, (title, runs) in zip(axes, studies.items()):
+        if len(runs):
+            _curves(ax, runs, paper=False)
         ax.set_title(f"Ablation: {title}")
     fig.tight_layout()
     fig.savefig(stem + "_ablations.png", dpi=120)
