@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Optional, Sequence
 
 import torch
@@ -152,7 +153,9 @@ def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: 
     :math:`\mathbf{W}' = \mathbf{W}\,\mathrm{diag}(1/\sigma)`,
     :math:`\mathbf{b}' = \mathbf{b} - \mathbf{W}'\mu`, so the regressor takes
     raw embeddings as before. Dimensions constant on the training set
-    (:math:`\sigma < 10^{-6}`) get zero weight.
+    (:math:`\sigma < 10^{-6}`) get zero weight; when every dimension is
+    constant (a collapsed encoder) a :class:`RuntimeWarning` says so, since
+    the predictions are then one value.
     """
     model.eval()
     loader = DataLoader(list(data_list), batch_size=max(batch_size, 256), shuffle=False,
@@ -162,6 +165,14 @@ def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: 
         mean, std = raw.mean(0), raw.std(0, unbiased=False)
         inv_std = torch.where(std > 1e-6, 1.0 / std.clamp_min(1e-6), torch.zeros_like(std))
         emb = (raw - mean) * inv_std
+    constant = int((inv_std == 0).sum())
+    if constant == raw.size(1):
+        warnings.warn(
+            f"every one of the {raw.size(1)} embedding dimensions is constant (std < 1e-6) on the "
+            f"{raw.size(0)} training architectures: the encoder trained on the hypernetwork task "
+            "alone has collapsed, so the regressor predicts one value for every architecture "
+            "(the hypernetwork can lower its loss with kernels that ignore the encoder); use "
+            "variant='hypernas' or 'hypernas-p' to rank", RuntimeWarning, stacklevel=3)
     target = torch.cat([d.target.view(-1) for d in data_list]).to(device)
     opt = torch.optim.Adam(model.regressor.parameters(), lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -190,11 +201,11 @@ def fold_standardisation(linear: torch.nn.Linear, mean: Tensor, inv_std: Tensor)
 
     .. math::
         \mathbf{W}' = \mathbf{W}\,\mathrm{diag}(s), \qquad
-        \mathbf{b}' = \mathbf{b} - \mathbf{W}'oldsymbol{\mu}
+        \mathbf{b}' = \mathbf{b} - \mathbf{W}'\boldsymbol{\mu}
 
     Args:
         linear: A linear layer with a bias.
-        mean: :math:`oldsymbol{\mu}`, shape ``[in_features]``.
+        mean: :math:`\boldsymbol{\mu}`, shape ``[in_features]``.
         inv_std: :math:`s`, shape ``[in_features]``.
     """
     linear.weight.mul_(inv_std)

@@ -3,6 +3,7 @@ import io
 import pickle
 import shutil
 import tarfile
+import warnings
 
 import numpy as np
 import pytest
@@ -14,8 +15,8 @@ from hypernas_pyg import HyperNASPredictor
 from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.cli import build_parser, main
 from hypernas_pyg.data import arch_to_data
-from hypernas_pyg.multi_task_training import fold_standardisation
-from hypernas_pyg.nn import PreferenceWeightedLoss
+from hypernas_pyg.multi_task_training import fit_frozen_regressor, fold_standardisation
+from hypernas_pyg.nn import HyperNAS, PreferenceWeightedLoss
 from hypernas_pyg.spaces import NASBench201Space
 from hypernas_pyg.target import NASBench201Network, ProxyConfig
 
@@ -353,3 +354,35 @@ def test_fold_standardisation_is_exact():
     fold_standardisation(lin, mean, inv_std)
     torch.testing.assert_close(lin(x), expected)
     assert torch.all(lin.weight[:, 2] == 0)  # a constant dimension is ignored
+
+
+def _frozen_fit(model, n=12):
+    archs, y = _toy(n)
+    data = []
+    for arch, target in zip(archs, y):
+        d = arch_to_data(arch, SPACE)
+        d.target = torch.tensor([(target - y.mean()) / y.std()], dtype=torch.float)
+        data.append(d)
+    fit_frozen_regressor(model, data, epochs=2, batch_size=8, lr=1e-3, weight_decay=0.0,
+                         generator=torch.Generator().manual_seed(0),
+                         device=torch.device("cpu"), progress=False)
+    return archs
+
+
+def test_frozen_regressor_warns_when_the_encoder_has_collapsed():
+    """An encoder whose embedding is the same for every architecture (what weight decay
+    leaves of an encoder that the hypernetwork task ignores) cannot rank: say so."""
+    torch.manual_seed(0)
+    model = HyperNAS(SPACE.num_node_types, 16, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a working encoder fits without the warning
+        _frozen_fit(model)
+    with torch.no_grad():
+        for p in model.encoder.parameters():
+            p.zero_()
+    with pytest.warns(RuntimeWarning, match="every one of the 16 embedding dimensions is constant"):
+        archs = _frozen_fit(model)
+    batch = Batch.from_data_list([arch_to_data(a, SPACE) for a in archs])
+    with torch.no_grad():
+        pred = model.regressor(model.encode(batch).graph).view(-1)
+    assert torch.unique(pred).numel() == 1  # the collapse the warning announces
