@@ -8,8 +8,9 @@
 
 Rows are the default configuration of each method (BiGCN encoder, the
 variant's own cell context, q = 1.5) and the baselines; cells are Kendall tau
-mean ± std over the seeds found (their count in brackets when fewer than asked), blank
-where a size has not been run. The paper's NAS-Bench-201 figures follow.
+mean ± std over the seeds found (their count in brackets when fewer than asked; runs
+whose predictions did not rank count as 0 and are counted in brackets), blank where a size
+has not been run. The paper's NAS-Bench-201 figures follow.
 """
 from __future__ import annotations
 
@@ -41,11 +42,15 @@ def headline(df: pd.DataFrame, seeds: list[int]) -> str:
             continue
         cells = []
         for s in sizes:
-            t = g.loc[g["train_size"] == s, "kendall_tau"]
+            runs = g[g["train_size"] == s]
+            t = runs["kendall_tau"]
             if t.empty:
                 cells.append("")
                 continue
             n = "" if len(t) == len(seeds) else f" ({len(t)} seeds)"
+            flat = int(runs["no_ranking"].sum())
+            if flat:  # counted as 0 (see nb201_suite.read_results)
+                n += f" ({flat} without ranking)"
             cells.append(f"{t.mean():.3f} ± {t.std():.3f}{n}" if len(t) > 1
                          else f"{t.mean():.3f}{n}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

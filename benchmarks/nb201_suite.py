@@ -38,6 +38,8 @@ NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 #: Arguments added after results were recorded, with the value that reproduces the earlier
 #: computation; a configuration holding that value keys like one without the argument.
 NEUTRAL = {"rank_weight": 0.0, "ensemble": 1, "prune_cells": False}
+#: What a run's ``commit`` vouches for (pathspecs relative to the project root).
+CODE_PATHS = ("hypernas_pyg", "benchmarks/*.py", "pyproject.toml")
 
 
 def parse_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Any]:
@@ -101,15 +103,18 @@ def normalise_config(config: str) -> str:
                        and not (k in NEUTRAL and v == NEUTRAL[k])}, sort_keys=True)
 
 
-def code_version() -> str:
-    """The git commit of the code that runs (``+dirty`` with uncommitted changes)."""
+def code_version(root: str | None = None) -> str:
+    """The git commit of the code that runs, ``+dirty`` when :data:`CODE_PATHS` have
+    uncommitted changes (results files, which the sweep itself writes, and documentation
+    do not count). ``root``: the project's root (default: the one holding this script)."""
     import subprocess
-    here = osp.dirname(osp.abspath(__file__))
+    root = root or osp.dirname(osp.dirname(osp.abspath(__file__)))
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, text=True,
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                                 capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=here, text=True, capture_output=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *CODE_PATHS], cwd=root, text=True, capture_output=True,
+                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
@@ -180,10 +185,28 @@ def _run(job: dict) -> dict:
     return row
 
 
+#: The rank correlations of a run: undefined (empty in the CSV) when its predictions do not rank.
+RANK_SCORES = ("kendall_tau", "kendall_tau_heldout", "spearman")
+#: Numeric columns besides these and the ``precision_at_<k>`` ones.
+NUMBERS = ("fit_seconds", "predict_seconds", "hyper_val_acc", "q")
+
+
 def read_results(path: str) -> pd.DataFrame:
-    df = pd.read_csv(path, keep_default_na=False, na_values={"kendall_tau": [""]})
-    for col in ("hyper_val_acc", "q"):
-        df[col] = pd.to_numeric(df[col], errors="coerce")
+    """The runs of a results CSV, for tables and figures.
+
+    Text columns keep empty cells as ``""`` (no context, no encoder); numeric
+    ones read them as NaN. A run whose predictions do not rank (one value for
+    every architecture, as a collapsed ``hypernas-h`` encoder gives) has
+    undefined rank correlations, stored as empty cells: it is flagged in
+    ``no_ranking`` and scored 0 (what a ranking carrying no information is
+    worth), so that means over seeds count it instead of dropping it.
+    """
+    df = pd.read_csv(path, keep_default_na=False)
+    for col in df.columns:
+        if col in RANK_SCORES or col in NUMBERS or col.startswith("precision_at_"):
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["no_ranking"] = df["kendall_tau"].isna()
+    df[list(RANK_SCORES)] = df[list(RANK_SCORES)].fillna(0.0)
     if "overrides" not in df:
         df["overrides"] = "{}"
     df["overrides"] = df["overrides"].replace("", "{}")
@@ -191,7 +214,8 @@ def read_results(path: str) -> pd.DataFrame:
 
 
 def summarise(df: pd.DataFrame) -> str:
-    """A markdown table: one line per method and size, mean ± std over seeds."""
+    """A markdown table: one line per method and size, mean ± std over seeds (runs that did
+    not rank count as 0, see :func:`read_results`; "no ranking" says how many)."""
     df = df.copy()
     # Runs with changed defaults (overrides, or defaults changed since) are their own rows.
     # A row's settings are what differs from today's defaults ("default" when nothing does).
@@ -202,12 +226,13 @@ def summarise(df: pd.DataFrame) -> str:
     table = g.agg(tau_mean=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
                   heldout_mean=("kendall_tau_heldout", "mean"),
                   spearman=("spearman", "mean"), p100=("precision_at_100", "mean"),
-                  seeds=("seed", "nunique"), fit_s=("fit_seconds", "mean"),
+                  seeds=("seed", "nunique"), no_ranking=("no_ranking", "sum"),
+                  fit_s=("fit_seconds", "mean"),
                   predict_s=("predict_seconds", "mean"),
                   hyper_val_acc=("hyper_val_acc", "mean")).reset_index()
     lines = ["| variant | encoder | context | q | settings | N | Kendall tau (all) | held-out "
-             "| Spearman | P@100 | seeds | fit s | predict s | hypernet val acc |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| Spearman | P@100 | seeds | no ranking | fit s | predict s | hypernet val acc |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         hva = "-" if pd.isna(r.hyper_val_acc) else f"{r.hyper_val_acc:.3f}"
         std = "-" if pd.isna(r.tau_std) else f"{r.tau_std:.3f}"
@@ -215,7 +240,7 @@ def summarise(df: pd.DataFrame) -> str:
         lines.append(f"| {r.variant} | {r.encoder or '-'} | {r.context or '-'} | {r.q} | "
                      f"{settings} | "
                      f"{r.train_size} | {r.tau_mean:.3f} ± {std} | {r.heldout_mean:.3f} | "
-                     f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.fit_s:.1f} | "
+                     f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.no_ranking} | {r.fit_s:.1f} | "
                      f"{r.predict_s:.2f} | {hva} |")
     return "\n".join(lines) + "\n"
 

@@ -4,6 +4,8 @@ import json
 import os.path as osp
 import sys
 
+import pytest
+
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), "benchmarks"))
 import nb201_suite as suite  # noqa: E402
 
@@ -37,3 +39,51 @@ def test_stock_rows_are_the_current_defaults():
                        "q": [float("nan")] * 2, "config": [default, full]})
     assert suite.stock_mask(df).tolist() == [True, False]
     assert suite.config_difference(full, default) == "prune_cells=false"
+
+
+def test_a_run_that_does_not_rank_counts_as_zero(tmp_path):
+    """Constant predictions leave the rank correlations undefined (empty cells): the tables
+    count such a run as 0 and say how many there were, instead of averaging it away."""
+    config = suite.config_key(suite.make_estimator(
+        {"variant": "np", "encoder": "bigcn", "context": "", "q": None}, 0, {}))
+    path = str(tmp_path / "runs.csv")
+    for seed, tau in [(0, 0.6), (1, float("nan"))]:
+        suite.append_row(path, {
+            "variant": "np", "encoder": "bigcn", "context": "", "q": None, "train_size": 39,
+            "seed": seed, "config": config, "kendall_tau": tau, "kendall_tau_heldout": tau,
+            "spearman": tau, "precision_at_100": 0.01, "fit_seconds": 1.0,
+            "predict_seconds": 0.5, "hyper_val_acc": None, "overrides": "{}"})
+    df = suite.read_results(path)
+    assert df["no_ranking"].tolist() == [False, True]
+    assert df["kendall_tau"].tolist() == [0.6, 0.0]
+    assert df["spearman"].dtype.kind == "f" and df["kendall_tau_heldout"].dtype.kind == "f"
+    assert df["context"].tolist() == ["", ""]  # text columns keep their empty cells
+    row = [line for line in suite.summarise(df).splitlines() if line.startswith("| np ")]
+    cells = [c.strip() for c in row[0].strip("|").split("|")]
+    assert cells[6] == "0.300 ± 0.424" and cells[10:12] == ["2", "1"]
+
+
+def test_code_version_ignores_results_and_docs(tmp_path):
+    """The sweep rewrites its own results files; only code changes make a run's commit dirty."""
+    import shutil
+    import subprocess
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    for rel in ("hypernas_pyg/core.py", "benchmarks/run.py", "benchmarks/results/runs.csv",
+                "README.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("v1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["add", "."], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "c"], cwd=tmp_path, check=True)
+    clean = suite.code_version(str(tmp_path))
+    assert clean and not clean.endswith("+dirty") and clean != "unknown"
+    (tmp_path / "benchmarks/results/runs.csv").write_text("v2\n")
+    (tmp_path / "README.md").write_text("v2\n")
+    assert suite.code_version(str(tmp_path)) == clean
+    (tmp_path / "benchmarks/run.py").write_text("v2\n")
+    assert suite.code_version(str(tmp_path)) == clean + "+dirty"
+    subprocess.run(git + ["checkout", "-q", "benchmarks/run.py"], cwd=tmp_path, check=True)
+    (tmp_path / "hypernas_pyg/core.py").write_text("v2\n")
+    assert suite.code_version(str(tmp_path)) == clean + "+dirty"
