@@ -240,8 +240,8 @@ def summarise(df: pd.DataFrame) -> str:
         lines.append(f"| {r.variant} | {r.encoder or '-'} | {r.context or '-'} | {r.q} | "
                      f"{settings} | "
                      f"{r.train_size} | {r.tau_mean:.3f} ± {std} | {r.heldout_mean:.3f} | "
-                     f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.no_ranking} | {r.fit_s:.1f} | "
-                     f"{r.predict_s:.2f} | {hva} |")
+                     f"{r.spearman:.3f} | {r.p100:.2f} | {r.seeds} | {r.no_ranking} | "
+                     f"{r.fit_s:.1f} | {r.predict_s:.2f} | {hva} |")
     return "\n".join(lines) + "\n"
 
 

@@ -165,8 +165,7 @@ def fit_frozen_regressor(model: HyperNAS, data_list: Sequence[Data], *, epochs: 
         mean, std = raw.mean(0), raw.std(0, unbiased=False)
         inv_std = torch.where(std > 1e-6, 1.0 / std.clamp_min(1e-6), torch.zeros_like(std))
         emb = (raw - mean) * inv_std
-    constant = int((inv_std == 0).sum())
-    if constant == raw.size(1):
+    if not inv_std.any():  # every dimension constant
         warnings.warn(
             f"every one of the {raw.size(1)} embedding dimensions is constant (std < 1e-6) on the "
             f"{raw.size(0)} training architectures: the encoder trained on the hypernetwork task "
