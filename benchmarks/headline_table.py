@@ -47,10 +47,11 @@ def headline(df: pd.DataFrame, seeds: list[int]) -> str:
             if t.empty:
                 cells.append("")
                 continue
-            n = "" if len(t) == len(seeds) else f" ({len(t)} seeds)"
+            notes = [] if len(t) == len(seeds) else [f"{len(t)} seeds"]
             flat = int(runs["no_ranking"].sum())
             if flat:  # counted as 0 (see nb201_suite.read_results)
-                n += f" ({flat} without ranking)"
+                notes.append(f"{flat} without ranking")
+            n = f" ({', '.join(notes)})" if notes else ""
             cells.append(f"{t.mean():.3f} ± {t.std():.3f}{n}" if len(t) > 1
                          else f"{t.mean():.3f}{n}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
