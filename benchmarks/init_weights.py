@@ -5,7 +5,7 @@ A ``hypernas`` predictor is fitted on ``--train-size`` NAS-Bench-201 architectur
 (``"small"``: C=8, N=1, 16x16 CIFAR-10 images). For ``--num-archs`` held-out
 architectures (not in the training set, with an input-output path through the
 cell and at least one convolution on it), the real network
-``NASBench201Network.from_arch(arch, C=proxy.C, N=proxy.N)`` is built twice:
+``NASBench201Network.from_arch(arch, C=C, N=N)`` (the predictor's network size) is built twice:
 
 - ``generated``: ``load_state_dict(predictor.generate_weights(arch))``;
 - ``random``: PyTorch's default initialisation, drawn with ``--seed``.
@@ -53,7 +53,7 @@ from torch import Tensor, nn
 from hypernas_pyg import HyperNASPredictor
 from hypernas_pyg.datasets import CIFAR10Images, NASBench201
 from hypernas_pyg.evaluation import hardware, sample_train_indices
-from hypernas_pyg.target import NASBench201Network
+from hypernas_pyg.spaces import NASBench201Network
 
 logger = logging.getLogger("init_weights")
 INITS = ("generated", "random")
@@ -103,9 +103,9 @@ def pick_archs(space, exclude: set[str], num: int, seed: int) -> list[str]:
 
 
 def build(arch: str, init: str, predictor: HyperNASPredictor, seed: int) -> NASBench201Network:
-    proxy = predictor.proxy
+    size = predictor.network_size_
     torch.manual_seed(seed)  # the same draws for both inits (the random one keeps them)
-    net = NASBench201Network.from_arch(arch, C=proxy.C, N=proxy.N)
+    net = NASBench201Network.from_arch(arch, C=size["C"], N=size["N"])
     if init == "generated":
         net.load_state_dict(predictor.generate_weights(arch))
     return net
@@ -219,14 +219,14 @@ def main(argv=None) -> int:
     dataset = NASBench201(args.root, log=False)
     train_idx = sample_train_indices(len(dataset), args.train_size, args.predictor_seed)
     predictor, fit_s = fit_or_load(args, dataset, train_idx)
-    proxy = predictor.proxy
+    size, image_size = predictor.network_size_, predictor.aux_.image_size
     train_archs = {dataset.archs[i] for i in train_idx}
-    archs = pick_archs(predictor.space, train_archs, args.num_archs, args.seed)
+    archs = pick_archs(predictor.space_, train_archs, args.num_archs, args.seed)
 
-    train = CIFAR10Images(args.cifar_root, split="train", image_size=proxy.image_size,
+    train = CIFAR10Images(args.cifar_root, split="train", image_size=image_size,
                           augment=True, log=False)
     heldout_ds = CIFAR10Images(args.cifar_root, split="heldout", subset=args.heldout_images,
-                               seed=args.seed, image_size=proxy.image_size, log=False)
+                               seed=args.seed, image_size=image_size, log=False)
     order = torch.randperm(len(heldout_ds), generator=torch.Generator().manual_seed(args.seed))
     heldout = (heldout_ds.transform_batch(heldout_ds.images[order], augment=False),
                heldout_ds.labels[order])
@@ -238,7 +238,7 @@ def main(argv=None) -> int:
         return score(net, bn_batches, heldout, args.batch_size)
 
     config = {"train_size": args.train_size, "predictor_seed": args.predictor_seed,
-              "C": proxy.C, "N": proxy.N, "image_size": proxy.image_size,
+              "C": size["C"], "N": size["N"], "image_size": image_size,
               "batch_size": args.batch_size, "lr": args.lr, "momentum": args.momentum,
               "nesterov": True, "schedule": "cosine", "augment": True,
               "weight_decay": args.weight_decay, "budget": args.steps,

@@ -47,6 +47,7 @@ def main(argv=None) -> int:
     from hypernas_pyg.evaluation import hardware, sample_train_indices
     from hypernas_pyg.metrics import kendall_tau
 
+    prune_cells = overrides.pop("prune_cells", True)  # an option of the space and dataset
     predictors = [HyperNASPredictor(variant=variant, seed=args.seed, progress=False,
                                     **({"aux_root": args.aux_root}
                                        if variant in HYPERNET_VARIANTS else {}), **overrides)
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()  # other work on the machine skews the timings
     t0 = time.perf_counter()
     # The cell graphs the predictors encode (they share the overrides, so all agree).
-    dataset = NASBench201(args.root, prune_cells=predictors[0].prune_cells, log=False)
+    dataset = NASBench201(args.root, prune_cells=prune_cells, log=False)
     load_seconds = time.perf_counter() - t0
     train = dataset[torch.as_tensor(sample_train_indices(len(dataset), args.train_size, args.seed))]
     rows = []

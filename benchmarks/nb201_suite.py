@@ -83,13 +83,42 @@ def make_estimator(run: dict[str, Any], seed: int, overrides: dict[str, Any]):
         kwargs.pop("aux_root", None)  # where the images are, for the variants that read them
     if run["q"] is not None:
         kwargs["q"] = run["q"]
+    # ``prune_cells`` (an override of earlier sweeps) is an option of the space.
+    kwargs["space"] = {"name": "nasbench201", "prune": kwargs.pop("prune_cells", True)}
     return HyperNASPredictor(variant=run["variant"], encoder=run["encoder"],
                              context=run["context"] or None, seed=seed, progress=False, **kwargs)
 
 
+def legacy_params(estimator) -> dict[str, Any]:
+    """The estimator's configuration in the layout the results file was started with, so
+    that a run keys like the earlier runs of the same computation: the space as its name
+    with ``prune_cells`` beside it, ``q`` resolved (1.5 for ``hypernas``), and one ``proxy``
+    dict holding the network size and the auxiliary-image settings."""
+    from hypernas_pyg.predictor import DEFAULT_Q, HYPERNET_VARIANTS
+    from hypernas_pyg.spaces import space_resolver
+    from hypernas_pyg.training import aux_resolver
+    params = estimator.config() if hasattr(estimator, "config") else estimator.get_params()
+    if "space" not in params:  # the random floor
+        return params
+    space = space_resolver(params.pop("space") or "nasbench201")
+    params["space"] = space.name
+    if "variant" not in params:  # the GBDT baseline
+        return params
+    params["prune_cells"] = space.prune
+    if params["variant"] == "hypernas" and params["q"] is None:
+        params["q"] = DEFAULT_Q
+    aux = params.pop("aux")
+    if params["variant"] in HYPERNET_VARIANTS:
+        images = aux_resolver(aux).to_dict()
+        images.pop("dataset")  # CIFAR-10, the only data set of the earlier layout
+        params["proxy"] = {**space.network_size(params["proxy"]), **images}
+    return params
+
+
 def config_key(estimator) -> str:
-    """The estimator's configuration as canonical JSON (see :func:`normalise_config`)."""
-    return normalise_config(json.dumps(estimator.get_params()))
+    """The estimator's configuration as canonical JSON (see :func:`normalise_config` and
+    :func:`legacy_params`)."""
+    return normalise_config(json.dumps(legacy_params(estimator)))
 
 
 def normalise_config(config: str) -> str:
@@ -159,7 +188,8 @@ def config_difference(config: str, stock: str) -> str:
 def dataset_options(estimator) -> dict[str, Any]:
     """The ``NASBench201`` arguments of a run's dataset: the predictor's cell graphs; the
     baselines read only the architecture strings, so they take the default dataset."""
-    return {"prune_cells": estimator.prune_cells} if hasattr(estimator, "prune_cells") else {}
+    space = estimator.get_params().get("space")
+    return {"prune_cells": space["prune"]} if isinstance(space, dict) else {}
 
 
 def _run(job: dict) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -9,13 +10,15 @@ import os.path as osp
 import sys
 from typing import Optional, Sequence
 
+from hypernas_pyg.datasets import BENCHMARKS
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.conv import CONVS
 from hypernas_pyg.nn.models.cell_sequence_encoder import CONTEXTS
 from hypernas_pyg.predictor import VARIANTS
-from hypernas_pyg.target.proxy import PROXY_PRESETS
+from hypernas_pyg.training import AUX_PRESETS
 
-BENCHMARKS = ("nasbench201",)
+#: Dataset options of ``evaluate`` and the dataset-class argument each sets.
+DATASET_OPTIONS = {"dataset": "dataset", "subset": "subset", "prune_cells": "prune_cells"}
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -30,9 +33,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--q", type=float, default=None,
                    help="preference coefficient of the hypernas variant's two-task loss "
                    "(default 1.5; 2 is the Liebel & Koerner loss); hypernas only")
-    p.add_argument("--proxy", choices=list(PROXY_PRESETS), default=None,
-                   help="proxy target network of the hypernetwork task: small (CPU, "
-                   "the default) or full (C=16, N=5, 32x32, for a GPU); hypernas(-h) only")
+    p.add_argument("--proxy", choices=list(AUX_PRESETS), default=None,
+                   help="size of the hypernetwork task's networks and images: small (CPU, "
+                   "the default) or full (the benchmark network on 32x32 images, for a "
+                   "GPU); hypernas(-h) only")
     p.add_argument("--aux-archs", type=int, default=None,
                    help="train the hypernetwork task on batches drawn from this many "
                    "unlabelled architectures sampled from the space (default: on the "
@@ -46,17 +50,21 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", type=int, default=None,
                    help="fit this many models from different seeds and average them "
                    "(default 1)")
-    p.add_argument("--prune-cells", action=argparse.BooleanOptionalAction, default=None,
-                   help="encode pruned cells (no none ops, no dead ops; the default) or, with "
-                   "--no-prune-cells, all 8 nodes of every cell")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--benchmark", choices=BENCHMARKS, default="nasbench201")
-    p.add_argument("--dataset", default="cifar10",
-                   help="cifar10 | cifar100 | ImageNet16-120")
+    p.add_argument("--benchmark", choices=list(BENCHMARKS), default="nasbench201")
+    p.add_argument("--dataset", default=None,
+                   help="the benchmark's image data set: cifar10 | cifar100 | ImageNet16-120 "
+                   "(nasbench201; default cifar10)")
+    p.add_argument("--subset", default=None,
+                   help="part of the benchmark: all | naslib500 | tfrecord (nasbench101; "
+                   "default all)")
+    p.add_argument("--prune-cells", action=argparse.BooleanOptionalAction, default=None,
+                   help="encode pruned cells (no none ops, no dead ops; the default) or, with "
+                   "--no-prune-cells, every node of every cell (nasbench201)")
     p.add_argument("--root", default=None, help="dataset cache directory "
                    "(default: $HYPERNAS_ROOT or ~/.cache/hypernas_pyg)")
 
@@ -83,31 +91,51 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_kwargs(args: argparse.Namespace, seed: int) -> dict:
     kwargs = {"variant": args.variant, "encoder": args.encoder, "context": args.context,
               "seed": seed, "device": args.device}
-    for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "proxy", "aux_root",
-                 "aux_archs", "rank_weight", "ensemble", "prune_cells"):
+    for name in ("hidden_channels", "num_layers", "epochs", "lr", "q", "aux_root",
+                 "aux_archs", "rank_weight", "ensemble"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
+    if args.proxy is not None:
+        kwargs["proxy"] = kwargs["aux"] = args.proxy
     return kwargs
 
 
-def _load_benchmark(args: argparse.Namespace, prune_cells: bool):
-    from hypernas_pyg.datasets import NASBench201
+def _dataset_kwargs(args: argparse.Namespace) -> dict:
+    """The dataset options given on the command line, checked against the benchmark's class."""
+    cls = BENCHMARKS[args.benchmark]
+    accepted = inspect.signature(cls.__init__).parameters
+    kwargs = {}
+    for option, argument in DATASET_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value is None:
+            continue
+        if argument not in accepted:
+            flag = "--" + option.replace("_", "-")
+            raise ValueError(f"benchmark {args.benchmark!r} takes no {flag} option")
+        kwargs[argument] = value
+    return kwargs
+
+
+def _load_benchmark(args: argparse.Namespace):
     root = args.root or osp.join(default_root(), args.benchmark)
-    return NASBench201(root, dataset=args.dataset, prune_cells=prune_cells, log=False)
+    return BENCHMARKS[args.benchmark](root, log=False, **_dataset_kwargs(args))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from hypernas_pyg.evaluation import evaluate_ranking, hardware
     from hypernas_pyg.predictor import HyperNASPredictor
 
-    predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))  # validate args first
-    dataset = _load_benchmark(args, predictor.prune_cells)
+    predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))
+    predictor.validate_params()  # before any work
+    _dataset_kwargs(args)
+    dataset = _load_benchmark(args)
     result = evaluate_ranking(predictor, dataset, args.train_size, args.seed)
     result["args"] = {k: v for k, v in vars(args).items() if k != "func"}
-    result["config"] = predictor.get_params()
+    result["config"] = predictor.config()
+    result["space"] = {"name": predictor.space_.name, **predictor.space_.get_config()}
     result["hardware"] = hardware()
-    print(f"{args.benchmark}/{args.dataset} {args.variant} ({args.encoder}) "
+    print(f"{dataset!r} {args.variant} ({args.encoder}) "
           f"N={args.train_size} seed={args.seed}: Kendall tau {result['kendall_tau']:.4f} "
           f"(held-out {result['kendall_tau_heldout']:.4f}), Spearman {result['spearman']:.4f}, "
           f"fit {result['fit_seconds']:.1f} s, predict {result['predict_seconds']:.2f} s "

@@ -10,7 +10,7 @@ import torch
 from torch_geometric.data import InMemoryDataset
 
 from hypernas_pyg.metrics import kendall_tau, precision_at_k, spearman_rho
-from hypernas_pyg.predictor import HyperNASPredictor
+from hypernas_pyg.estimator import Predictor
 
 
 def sample_train_indices(num_archs: int, train_size: int, seed: int) -> np.ndarray:
@@ -28,7 +28,7 @@ def hardware() -> dict[str, Any]:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
-def evaluate_ranking(predictor: HyperNASPredictor, dataset: InMemoryDataset, train_size: int,
+def evaluate_ranking(predictor: Predictor, dataset: InMemoryDataset, train_size: int,
                      seed: int, top_k: tuple[int, ...] = (10, 50, 100)) -> dict[str, Any]:
     """Fits ``predictor`` on ``train_size`` architectures sampled with ``seed`` and ranks all.
 

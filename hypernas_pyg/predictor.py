@@ -2,29 +2,31 @@
 from __future__ import annotations
 
 import logging
+import numbers
 import os.path as osp
 import sys
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
+from torch import nn
 from torch_geometric.data import Batch, Dataset, InMemoryDataset
 from torch_geometric.loader import DataLoader
-from tqdm.auto import tqdm
 
 from hypernas_pyg.atomic_file import atomic_file
-from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.data.collate import ShuffledBatches, collate_in_memory
-from hypernas_pyg.data.inputs import training_targets
+from hypernas_pyg.data.collate import collate_in_memory
+from hypernas_pyg.data.inputs import resolve_space, training_targets
 from hypernas_pyg.datasets.raw_files import default_root
+from hypernas_pyg.estimator import NotFittedError, ParamsMixin
+from hypernas_pyg.nn.conv import CONVS
+from hypernas_pyg.nn.models.cell_sequence_encoder import CONTEXTS
 from hypernas_pyg.nn.models.hypernas import HyperNAS
-from hypernas_pyg.multi_task_training import TASKS, fit_multi_task
 from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
-from hypernas_pyg.nn.regression_loss import regression_loss
-from hypernas_pyg.spaces import NASBench201Space, SearchSpace, space_resolver
-from hypernas_pyg.target.proxy import ProxyConfig, proxy_resolver
-from hypernas_pyg.target_scaling import TargetScaler
+from hypernas_pyg.spaces import SearchSpace, space_config, space_resolver
+from hypernas_pyg.training import (TASKS, AuxiliaryConfig, AuxiliaryTask, TargetScaler,
+                                   aux_resolver, fit_multi_task, fit_regression, held_out_archs)
+from hypernas_pyg.training.target_scaling import SCALINGS
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ def member_seed(seed: int, k: int) -> int:
         return seed
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
 
+
 #: Training variants and the encoder context each implies.
 VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
                             "hypernas-h": "preceding", "hypernas": "preceding"}
@@ -44,53 +47,63 @@ VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
 HYPERNET_VARIANTS: tuple[str, ...] = ("hypernas-h", "hypernas")
 #: Preference coefficient of the ``hypernas`` variant's loss when none is given.
 DEFAULT_Q = 1.5
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 
 ArchInput = Union[Dataset, Sequence[ArchData], Sequence[str]]
 
 
-class HyperNASPredictor:
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class HyperNASPredictor(ParamsMixin):
     """Fits a HyperNAS accuracy predictor on architectures and ranks new ones.
 
-    All hyper-parameters are set here; :meth:`fit` and :meth:`predict` take data only.
-    Targets are rescaled internally (``target_scaling``) and predictions are
-    mapped back to the original units.
+    The estimator follows scikit-learn's conventions: the constructor stores its
+    arguments unchanged, :meth:`fit` validates them (:meth:`validate_params`)
+    and creates the fitted attributes (``space_``, ``members_``, ``scaler_``,
+    ``q_``, ...), and :meth:`get_params` / :meth:`set_params` round-trip. Targets
+    are rescaled internally (``target_scaling``) and predictions are mapped back
+    to the original units. Nothing here knows a particular search space: the
+    space comes from ``space`` or from the dataset given to :meth:`fit`.
 
     Variants (:data:`VARIANTS`):
 
     - ``"np"``: isolated cells, predictor only (the NP baseline);
     - ``"hypernas-p"``: global cell-sequence encoding, predictor only;
     - ``"hypernas-h"``: the encoder and the hypernetwork are trained on the
-      auxiliary task only (cross-entropy of generated proxy networks on
-      CIFAR-10); then the regressor is fitted, for the same number of epochs,
-      on the frozen embeddings so that the predictor can still rank;
+      auxiliary task only (cross-entropy of generated networks on the auxiliary
+      images); then the regressor is fitted, for the same number of epochs, on
+      the frozen embeddings so that the predictor can still rank;
     - ``"hypernas"``: both tasks at once, combined by
       :class:`~hypernas_pyg.nn.PreferenceWeightedLoss` with preference ``q``.
 
     In every training step of the hypernetwork variants the predictor's
-    mini-batch of architectures is encoded once; for each of
-    ``proxy.aux_steps`` image batches one architecture of the mini-batch is
-    drawn at random and its proxy network, with kernels generated from its
-    node features, classifies the batch. The branch is off at prediction time:
-    :meth:`predict` and :meth:`embed` use the encoder and regressor only, and
-    need no image data. After fitting, :attr:`hyper_val_acc_` is the accuracy
-    on held-out CIFAR-10 images of the networks generated for
-    ``proxy.val_archs`` architectures outside the training set
-    (:attr:`hyper_val_archs_`), and :attr:`loss_weights_` the learned task
-    weights (``hypernas`` only).
+    mini-batch of architectures is encoded once; for each of ``aux.aux_steps``
+    image batches one architecture of the mini-batch is drawn at random and its
+    network (built by the space, :meth:`~hypernas_pyg.spaces.NetworkSpace.build_network`,
+    at size ``proxy``), with kernels generated from its node features,
+    classifies the batch. The branch is off at prediction time: :meth:`predict`
+    and :meth:`embed` use the encoder and regressor only, and need no image
+    data. After fitting, :attr:`hyper_val_acc_` is the accuracy on held-out
+    images of the networks generated for ``aux.val_archs`` architectures outside
+    the training set (:attr:`hyper_val_archs_`), and :attr:`loss_weights_` the
+    learned task weights (``hypernas`` only).
 
     Args:
         variant: ``"np"``, ``"hypernas-p"``, ``"hypernas-h"`` or ``"hypernas"``.
         encoder: Message-passing layer: ``"bigcn"``, ``"gin"`` or ``"transformer"``.
         context: Overrides the encoder context the variant implies
             (``"preceding"``, ``"none"``, ``"positional"``); ``None`` keeps it.
-        space: Search space name or instance (used to encode arch strings).
-        prune_cells: Encode pruned cells: ``none`` ops and ops off every
-            input-output path are dropped from the graph, so a predictor need
-            not learn that they change nothing (chosen on NAS-Bench-201 seeds
-            0-4; ``benchmarks/README.md``). A ``space`` instance must agree, and
-            so must a dataset passed to :meth:`fit` / :meth:`predict`
-            (``NASBench201(root, prune_cells=...)``).
+        space: Search space: a registered name, ``{"name": ..., **config}`` or an
+            instance. ``None`` takes the space of the dataset given to
+            :meth:`fit` (architecture strings then need an explicit space). A
+            dataset passed to :meth:`fit` / :meth:`predict` must have been built
+            with an equal space (e.g. the same ``prune`` choice).
         hidden_channels: Embedding size (64 and ``num_layers=2`` were chosen on
             NAS-Bench-201 seeds 0-4 over 32 and one layer; ``benchmarks/README.md``).
         num_layers: Message-passing layers per cell.
@@ -101,7 +114,7 @@ class HyperNASPredictor:
         weight_decay: Adam weight decay.
         target_scaling: ``"quantile"`` (normal scores of the targets' ranks, robust
             to diverged architectures) or ``"standard"`` (z-scores); see
-            :class:`~hypernas_pyg.target_scaling.TargetScaler`.
+            :class:`~hypernas_pyg.training.TargetScaler`.
         seed: Seed for initialisation, shuffling and dropout.
         device: Torch device, e.g. ``"cpu"`` or ``"cuda"``.
         progress: Show a progress bar (``None``: only when stderr is a terminal).
@@ -109,16 +122,20 @@ class HyperNASPredictor:
             (``None``: 1.5, the paper's best; ``2`` is the Liebel & Koerner loss).
             Only the ``hypernas`` variant combines two losses, so any other
             variant rejects a ``q``.
-        proxy: Proxy target network and auxiliary data of the hypernetwork
-            variants: a :class:`~hypernas_pyg.target.ProxyConfig`, a dict of
-            its fields or a preset name (``"small"``, the CPU default, or
-            ``"full"``, the benchmark-size network for a GPU); ``None`` is
-            ``"small"``. Rejected by the predictor-only variants.
-        aux_root: Cache directory of the CIFAR-10 images of the auxiliary task
-            (``None``: ``$HYPERNAS_ROOT/cifar10``, else
-            ``~/.cache/hypernas_pyg/cifar10``); the raw file is taken from
-            there or from the ``$HYPERNAS_MIRROR`` mirror. Only read by
-            :meth:`fit`. Rejected by the predictor-only variants.
+        proxy: Size of the networks the hypernetwork task generates: a preset name
+            of the space (``"small"``, the CPU default, or ``"full"``, the
+            benchmark network) or a dict of its keys (e.g. ``{"C": 8, "N": 1}`` for
+            NAS-Bench-201); ``None`` is ``"small"``. Rejected by the
+            predictor-only variants.
+        aux: The auxiliary image data and its schedule: an
+            :class:`~hypernas_pyg.training.AuxiliaryConfig`, a dict of its
+            fields or a preset name (``"small"``, the CPU default: 16x16 images, 64
+            per step; ``"full"``: 32x32, 256 per step); ``None`` is ``"small"``.
+            Rejected by the predictor-only variants.
+        aux_root: Cache directory of the auxiliary images (``None``:
+            ``$HYPERNAS_ROOT/<dataset>``, else ``~/.cache/hypernas_pyg/<dataset>``);
+            the raw file is taken from there or from the ``$HYPERNAS_MIRROR``
+            mirror. Only read by :meth:`fit`. Rejected by the predictor-only variants.
         aux_archs: Which architectures the hypernetwork task trains on.
             ``None`` (the paper's setting): the labelled mini-batch of every
             step. An integer ``M`` (our extension, semi-supervised): ``M``
@@ -136,50 +153,22 @@ class HyperNASPredictor:
             averages their scaled outputs. Fit and scoring time grow linearly.
     """
 
-    def __init__(self, variant: str = "hypernas-p", encoder: str = "bigcn",
-                 context: Optional[str] = None, space: Union[str, SearchSpace] = "nasbench201",
-                 prune_cells: bool = True,
+    def __init__(self, variant: str = "hypernas-p", encoder: Union[str, nn.Module] = "bigcn",
+                 context: Optional[str] = None,
+                 space: Union[None, str, Mapping[str, Any], SearchSpace] = None,
                  hidden_channels: int = 64, num_layers: int = 2, dropout: float = 0.0,
                  epochs: int = 300, batch_size: int = 64, lr: float = 1e-2,
                  weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
-                 device: str = "cpu", progress: Optional[bool] = None,
-                 q: Optional[float] = None, proxy: Union[None, str, dict, ProxyConfig] = None,
+                 device: Union[str, torch.device] = "cpu", progress: Optional[bool] = None,
+                 q: Optional[float] = None,
+                 proxy: Union[None, str, Mapping[str, Any]] = None,
+                 aux: Union[None, str, Mapping[str, Any], AuxiliaryConfig] = None,
                  aux_root: Optional[str] = None, aux_archs: Optional[int] = None,
                  rank_weight: float = 0.0, ensemble: int = 1) -> None:
-        if variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
-        hyper = variant in HYPERNET_VARIANTS
-        if q is not None and variant != "hypernas":
-            raise ValueError(f"q is the preference coefficient of the 'hypernas' variant's "
-                             f"two-task loss; variant {variant!r} trains no such loss, so leave "
-                             f"q=None")
-        if not hyper:
-            for name, value in (("proxy", proxy), ("aux_root", aux_root),
-                                ("aux_archs", aux_archs)):
-                if value is not None:
-                    raise ValueError(
-                        f"{name} configures the hypernetwork task of the variants "
-                        f"{', '.join(HYPERNET_VARIANTS)}; variant {variant!r} has none, so "
-                        f"leave {name}=None")
-        for name, value in (("hidden_channels", hidden_channels), ("num_layers", num_layers),
-                            ("epochs", epochs), ("batch_size", batch_size),
-                            ("ensemble", ensemble)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not lr > 0:
-            raise ValueError(f"lr must be positive, got {lr!r}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be non-negative, got {weight_decay!r}")
         self.variant = variant
         self.encoder = encoder
         self.context = context
-        if not isinstance(prune_cells, bool):
-            raise ValueError(f"prune_cells must be True or False, got {prune_cells!r}")
-        self.prune_cells = prune_cells
-        self.space = space_resolver(space, prune=prune_cells)  # kwargs apply to a name only
-        if self.space.prune != prune_cells:
-            raise ValueError(f"prune_cells={prune_cells} disagrees with the given space "
-                             f"{self.space!r}; pass a space built with prune={prune_cells}")
+        self.space = space
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
         self.dropout = dropout
@@ -189,117 +178,169 @@ class HyperNASPredictor:
         self.weight_decay = weight_decay
         self.target_scaling = target_scaling
         self.seed = seed
-        self.device = torch.device(device)
+        self.device = device
         self.progress = progress
-        self.q = q if q is not None or variant != "hypernas" else DEFAULT_Q
-        if self.q is not None:
-            if isinstance(self.q, bool) or not isinstance(self.q, (int, float)) \
-                    or not np.isfinite(self.q) or self.q <= 0:
-                raise ValueError(f"q must be a finite positive number, got {q!r}")
-            self.q = float(self.q)
-        self.proxy: Optional[ProxyConfig] = proxy_resolver(proxy) if hyper else None
-        if aux_root is not None and not isinstance(aux_root, str):
-            raise ValueError(f"aux_root must be a directory path or None, got {aux_root!r}")
+        self.q = q
+        self.proxy = proxy
+        self.aux = aux
         self.aux_root = aux_root
-        if aux_archs is not None and (isinstance(aux_archs, bool) or not isinstance(
-                aux_archs, int) or aux_archs < 2):
-            raise ValueError(f"aux_archs must be None or an integer of at least 2, "
-                             f"got {aux_archs!r}")
         self.aux_archs = aux_archs
-        if isinstance(rank_weight, bool) or not isinstance(rank_weight, (int, float)) \
-                or not np.isfinite(rank_weight) or rank_weight < 0:
-            raise ValueError(f"rank_weight must be a finite non-negative number, "
-                             f"got {rank_weight!r}")
-        self.rank_weight = float(rank_weight)
+        self.rank_weight = rank_weight
         self.ensemble = ensemble
-        if hyper:
-            if not isinstance(self.space, NASBench201Space):
-                raise ValueError(f"variant {variant!r} needs a search space with proxy target "
-                                 f"networks (nasbench201), got {self.space.name!r}")
-            if self.proxy.N > self.space.cells_per_stage:
-                raise ValueError(
-                    f"proxy.N={self.proxy.N} exceeds the cells per stage of the encoder graphs "
-                    f"(space.cells_per_stage={self.space.cells_per_stage})")
-        #: Learned multi-task loss (``hypernas`` only), set by :meth:`fit`.
-        self.loss_: Optional[PreferenceWeightedLoss] = None
-        #: Hypernetwork validation accuracy (hypernetwork variants), set by :meth:`fit`.
-        self.hyper_val_acc_: Optional[float] = None
-        #: The held-out architectures behind :attr:`hyper_val_acc_`.
-        self.hyper_val_archs_: Optional[list[str]] = None
-        #: Learned task weights ``{"predictor": w, "hypernet": w}`` (``hypernas`` only).
-        self.loss_weights_: Optional[dict[str, float]] = None
-        #: The fitted models, ``ensemble`` of them; :meth:`predict` averages them.
-        self.members_: list[HyperNAS] = []
-        self.scaler_ = TargetScaler(target_scaling)  # validates the name
-        with torch.random.fork_rng(devices=[]):
-            self._build_model()  # validates encoder and context now, not at fit time
 
     # ------------------------------------------------------------ config
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (JSON-serialisable)."""
-        return {"variant": self.variant, "encoder": self.encoder, "context": self.context,
-                "space": self.space.name, "prune_cells": self.prune_cells,
-                "hidden_channels": self.hidden_channels,
-                "num_layers": self.num_layers, "dropout": self.dropout, "epochs": self.epochs,
-                "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-                "target_scaling": self.target_scaling, "seed": self.seed,
-                "device": str(self.device), "progress": self.progress,
-                "q": self.q, "proxy": self.proxy.to_dict() if self.proxy is not None else None,
-                "aux_root": self.aux_root, "aux_archs": self.aux_archs,
-                "rank_weight": self.rank_weight, "ensemble": self.ensemble}
+    def validate_params(self) -> None:
+        """Checks every constructor argument (what :meth:`fit` does first).
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{self.__class__.__name__}({args})"
+        Raises:
+            ValueError: naming the first bad argument, its value and what is allowed.
+        """
+        if self.variant not in VARIANTS:
+            raise ValueError(f"Unknown variant {self.variant!r}; choose one of: "
+                             f"{', '.join(VARIANTS)}")
+        if not isinstance(self.encoder, nn.Module) and self.encoder not in CONVS:
+            raise ValueError(f"Unknown encoder {self.encoder!r}; choose one of: "
+                             f"{', '.join(CONVS)} (or pass a module)")
+        if self.context is not None and self.context not in CONTEXTS:
+            raise ValueError(f"Unknown context {self.context!r}; choose one of: "
+                             f"{', '.join(CONTEXTS)} (or None)")
+        hyper = self.variant in HYPERNET_VARIANTS
+        if self.q is not None and self.variant != "hypernas":
+            raise ValueError(f"q is the preference coefficient of the 'hypernas' variant's "
+                             f"two-task loss; variant {self.variant!r} trains no such loss, so "
+                             f"leave q=None")
+        if not hyper:
+            for name in ("proxy", "aux", "aux_root", "aux_archs"):
+                if getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} configures the hypernetwork task of the variants "
+                        f"{', '.join(HYPERNET_VARIANTS)}; variant {self.variant!r} has none, "
+                        f"so leave {name}=None")
+        for name in ("hidden_channels", "num_layers", "epochs", "batch_size", "ensemble"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not _is_real(self.lr) or not np.isfinite(self.lr) or not self.lr > 0:
+            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
+        if not _is_real(self.weight_decay) or not np.isfinite(self.weight_decay) \
+                or self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be a finite non-negative number, "
+                             f"got {self.weight_decay!r}")
+        if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if self.target_scaling not in SCALINGS:
+            raise ValueError(f"Unknown target_scaling {self.target_scaling!r}; choose one "
+                             f"of: {', '.join(SCALINGS)}")
+        if self.q is not None and (not _is_real(self.q) or not np.isfinite(self.q)
+                                   or self.q <= 0):
+            raise ValueError(f"q must be a finite positive number, got {self.q!r}")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device {self.device!r} is not a torch device "
+                             "(e.g. 'cpu', 'cuda', 'cuda:1')") from None
+        if self.aux_root is not None and not isinstance(self.aux_root, str):
+            raise ValueError(f"aux_root must be a directory path or None, got {self.aux_root!r}")
+        if self.aux_archs is not None and (not _is_int(self.aux_archs) or self.aux_archs < 2):
+            raise ValueError(f"aux_archs must be None or an integer of at least 2, "
+                             f"got {self.aux_archs!r}")
+        if not _is_real(self.rank_weight) or not np.isfinite(self.rank_weight) \
+                or self.rank_weight < 0:
+            raise ValueError(f"rank_weight must be a finite non-negative number, "
+                             f"got {self.rank_weight!r}")
+        if hyper:
+            aux_resolver(self.aux)
+        if self.space is not None:
+            space = space_resolver(self.space)
+            if hyper:
+                space.check_network_side(f"variant {self.variant!r}")
+                space.network_size(self.proxy)
 
-    @property
-    def model_(self) -> Optional[HyperNAS]:
-        """The first ensemble member (``None`` before :meth:`fit`): :meth:`embed`,
-        :meth:`generate_weights` and the hypernetwork statistics are this model's."""
-        return self.members_[0] if self.members_ else None
+    def config(self) -> dict[str, Any]:
+        """:meth:`get_params` as JSON-serialisable values (a space instance as
+        ``{"name": ..., **config}``, an :class:`AuxiliaryConfig` as a dict), which
+        :meth:`from_config` turns back into an equal estimator."""
+        params = self.get_params()
+        if isinstance(params["space"], SearchSpace):
+            params["space"] = space_config(params["space"])
+        if isinstance(params["aux"], AuxiliaryConfig):
+            params["aux"] = params["aux"].to_dict()
+        if isinstance(params["device"], torch.device):
+            params["device"] = str(params["device"])
+        if isinstance(params["encoder"], nn.Module):
+            raise ValueError("a predictor whose encoder is a module instance has no JSON "
+                             "config (its config could not rebuild the model); use an "
+                             "encoder name")
+        return params
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "HyperNASPredictor":
+        """The estimator of a :meth:`config` (a space dict becomes the space itself)."""
+        params = dict(config)
+        if isinstance(params.get("space"), Mapping):
+            params["space"] = space_resolver(params["space"])
+        return cls(**params)
 
     @property
     def context_(self) -> str:
+        """The encoder context used: ``context`` or the one the variant implies."""
         return self.context if self.context is not None else VARIANTS[self.variant]
-
-    def _build_model(self) -> HyperNAS:
-        if self.proxy is not None:
-            return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
-                            conv=self.encoder, context=self.context_, dropout=self.dropout,
-                            proxy=self.proxy, prune_cells=self.prune_cells)
-        return HyperNAS(self.space.num_node_types, self.hidden_channels, self.num_layers,
-                        conv=self.encoder, context=self.context_, dropout=self.dropout)
 
     @property
     def aux_root_(self) -> str:
-        """The CIFAR-10 cache directory :meth:`fit` reads (see ``aux_root``)."""
-        return self.aux_root if self.aux_root is not None else osp.join(default_root(),
-                                                                         "cifar10")
+        """The image cache directory :meth:`fit` reads (see ``aux_root``)."""
+        if self.aux_root is not None:
+            return self.aux_root
+        return osp.join(default_root(), aux_resolver(self.aux).dataset)
+
+    @property
+    def model_(self) -> HyperNAS:
+        """The first ensemble member: :meth:`embed`, :meth:`generate_weights` and the
+        hypernetwork statistics are this model's."""
+        return self._check_fitted()
+
+    def _check_fitted(self) -> HyperNAS:
+        members = self.__dict__.get("members_")
+        if not members:
+            raise NotFittedError("this HyperNASPredictor is not fitted yet; call fit() first")
+        return members[0]
+
+    def _build_model(self, space: SearchSpace, num_classes: int = 10) -> HyperNAS:
+        hyper = self.variant in HYPERNET_VARIANTS
+        return HyperNAS(space.num_node_types, self.hidden_channels, self.num_layers,
+                        conv=self.encoder, context=self.context_, dropout=self.dropout,
+                        space=space if hyper else None,
+                        network_size=self.proxy if hyper else None, num_classes=num_classes)
 
     # ------------------------------------------------------------ data
-    def _as_data(self, archs: ArchInput) -> list[ArchData]:
-        items = list(archs) if not isinstance(archs, Dataset) else archs
+    def _as_data(self, archs: ArchInput, space: SearchSpace) -> Any:
+        if isinstance(archs, str):
+            raise ValueError(f"archs must be a dataset or a list of architectures, got the "
+                             f"single string {archs!r}; wrap it in a list")
+        if archs is None:
+            raise ValueError("archs must be a dataset or a list of architectures, got None")
+        if isinstance(archs, Dataset):
+            data_space = getattr(archs, "space", None)
+            if data_space is not None and data_space != space:
+                raise ValueError(f"the dataset's graphs were built with {data_space!r}, but "
+                                 f"this predictor encodes {space!r}; load the dataset with "
+                                 "the same space")
+            if len(archs) == 0:
+                raise ValueError("no architectures given")
+            return archs
+        items = list(archs)
         if len(items) == 0:
             raise ValueError("no architectures given")
-        if isinstance(items, Dataset):
-            space = getattr(items, "space", None)
-            if getattr(space, "prune", self.prune_cells) != self.prune_cells:
-                raise ValueError(
-                    f"the dataset's graphs were built with prune_cells={space.prune}, but this "
-                    f"predictor encodes prune_cells={self.prune_cells}; load the dataset with "
-                    f"prune_cells={self.prune_cells}")
-            data = items
-        elif all(isinstance(a, str) for a in items):
-            data = [arch_to_data(a, self.space) for a in items]
-        elif all(isinstance(a, ArchData) for a in items):
-            data = items
-        else:
-            kinds = sorted({type(a).__name__ for a in items})
-            raise TypeError(f"architectures must be all strings or all ArchData, got {kinds}")
-        return data
-
-    def _targets(self, data: Any, y: Optional[Sequence[float]]) -> torch.Tensor:
-        return torch.as_tensor(training_targets(data, len(data), y), dtype=torch.float32)
+        if all(isinstance(a, str) for a in items):
+            return [arch_to_data(a, space) for a in items]
+        if all(isinstance(a, ArchData) for a in items):
+            return items
+        kinds = sorted({type(a).__name__ for a in items})
+        raise TypeError(f"architectures must be all strings or all ArchData, got {kinds}")
 
     def _progress(self) -> bool:
         return self.progress if self.progress is not None else sys.stderr.isatty()
@@ -313,88 +354,88 @@ class HyperNASPredictor:
                 ``data.y[:, 0]``, the training target) or a list of arch strings.
             y: Accuracies, one per architecture; required for strings and
                 overriding ``data.y`` otherwise.
+
+        Raises:
+            ValueError: for a bad constructor argument (:meth:`validate_params`),
+                bad architectures or targets.
         """
-        data = self._as_data(archs)
-        t = self._targets(data, y)
+        self.validate_params()
+        space = resolve_space(self.space, archs)
+        data = self._as_data(archs, space)
+        t = torch.as_tensor(training_targets(data, len(data), y), dtype=torch.float32)
         if len(data) < 2:
             raise ValueError(f"need at least 2 architectures to fit, got {len(data)}")
-        self.scaler_ = TargetScaler(self.target_scaling)
-        scaled = torch.as_tensor(self.scaler_.fit_transform(t.numpy()), dtype=torch.float)
+        hyper = self.variant in HYPERNET_VARIANTS
+        if hyper:
+            space.check_network_side(f"variant {self.variant!r}")
+        scaler = TargetScaler(self.target_scaling)
+        scaled = torch.as_tensor(scaler.fit_transform(t.numpy()), dtype=torch.float)
         data_list = []
         for d, target in zip(data, scaled):
             d = d.clone()
             d.target = target.view(1)
             data_list.append(d)
+        self.space_ = space
+        self.device_ = torch.device(self.device)
+        self.q_ = (float(self.q) if self.q is not None else DEFAULT_Q) \
+            if self.variant == "hypernas" else None
+        self.scaler_ = scaler
         self.loss_ = self.hyper_val_acc_ = self.hyper_val_archs_ = self.loss_weights_ = None
-        if self.proxy is not None:
+        if hyper:
+            self.network_size_ = space.network_size(self.proxy)
+            self.aux_ = aux_resolver(self.aux)
             self._check_hypernet_data(data_list)
         members = []
         for k in range(self.ensemble):
             seed = member_seed(self.seed, k)
-            members.append(self._fit_regression(data_list, seed) if self.proxy is None
-                           else self._fit_with_hypernet(data_list, seed, report=k == 0))
+            members.append(self._fit_with_hypernet(data_list, seed, report=k == 0) if hyper
+                           else self._fit_regression(data_list, seed))
         self.members_ = members
         return self
+
+    def _fit_kwargs(self) -> dict[str, Any]:
+        return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                    weight_decay=self.weight_decay, device=self.device_,
+                    progress=self._progress(), rank_weight=self.rank_weight)
 
     def _fit_regression(self, data_list: list[ArchData], seed: int) -> HyperNAS:
         """The fit of ``np`` and ``hypernas-p``: one model on the regression loss."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self._build_model().to(self.device)
-            gen = torch.Generator().manual_seed(seed)
-            loader = ShuffledBatches(data_list, min(self.batch_size, len(data_list)), gen)
-            opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-            model.train()
-            bar = tqdm(range(self.epochs), desc="fit", disable=not self._progress(), leave=False)
-            for _ in bar:
-                total = 0.0
-                for batch in loader:
-                    batch = batch.to(self.device)
-                    opt.zero_grad()
-                    loss = regression_loss(model(batch), batch.target, self.rank_weight)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * batch.num_graphs
-                sched.step()
-                bar.set_postfix(mse=total / len(data_list))
-        model.eval()
+            model = self._build_model(self.space_).to(self.device_)
+            fit_regression(model, data_list, seed=seed, **self._fit_kwargs())
         logger.info("fitted %s on %d architectures (seed %d)", self.variant, len(data_list), seed)
         return model
 
     def _check_hypernet_data(self, data_list: list[ArchData]) -> None:
-        cells = 3 * self.space.cells_per_stage + 2
         for d in data_list:
             if not isinstance(getattr(d, "arch", None), str) or not d.arch:
                 raise ValueError(f"variant {self.variant!r} needs every architecture's string "
-                                 "('arch' attribute) to build its proxy network")
+                                 "('arch' attribute) to build its network")
+            cells = len(self.space_.cell_sequence(d.arch))
             if d.num_cells != cells:
                 raise ValueError(
-                    f"architecture {d.arch} has {d.num_cells} cells, but the encoder graphs of "
-                    f"the predictor's space have {cells} (cells_per_stage="
-                    f"{self.space.cells_per_stage}); build the graphs with the same space")
+                    f"architecture {d.arch} has {d.num_cells} cells, but the predictor's space "
+                    f"{self.space_!r} gives it {cells}; build the graphs with the same space")
 
     def _fit_with_hypernet(self, data_list: list[ArchData], seed: int,
                            report: bool) -> HyperNAS:
         """The fit of ``hypernas`` and ``hypernas-h`` (see the class docstring); with
         ``report`` the loss, its weights and the hypernetwork validation accuracy are kept."""
-        aux = AuxiliaryTask(self.aux_root_, self.proxy, seed=seed, device=self.device)
+        aux = AuxiliaryTask(self.aux_root_, self.aux_, seed=seed, device=self.device_)
         aux_pool = None
         if self.aux_archs is not None:
             rng = np.random.default_rng([seed, 2])
-            aux_pool = [arch_to_data(a, self.space)
-                        for a in self.space.sample(self.aux_archs, rng)]
+            aux_pool = [arch_to_data(a, self.space_)
+                        for a in self.space_.sample(self.aux_archs, rng)]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self._build_model().to(self.device)
+            model = self._build_model(self.space_, aux.num_classes).to(self.device_)
             loss = fit_multi_task(model, data_list, aux, joint=self.variant == "hypernas",
-                                  q=self.q, epochs=self.epochs, batch_size=self.batch_size,
-                                  lr=self.lr, weight_decay=self.weight_decay, seed=seed,
-                                  device=self.device, progress=self._progress(),
-                                  aux_pool=aux_pool, rank_weight=self.rank_weight)
-            val_archs = held_out_archs(self.space, [d.arch for d in data_list],
-                                       self.proxy.val_archs, seed)
-            val_acc = aux.accuracy(model, val_archs, self.space)
+                                  q=self.q_, seed=seed, aux_pool=aux_pool, **self._fit_kwargs())
+            val_archs = held_out_archs(self.space_, [d.arch for d in data_list],
+                                       self.aux_.val_archs, seed)
+            val_acc = aux.accuracy(model, val_archs, self.space_)
         model.eval()
         weights = ({t: float(w) for t, w in zip(TASKS, loss.weights)} if loss is not None
                    else None)
@@ -408,49 +449,46 @@ class HyperNASPredictor:
 
     @torch.inference_mode()
     def generate_weights(self, arch: str) -> dict[str, torch.Tensor]:
-        """A ``state_dict`` of ``arch``'s proxy network, kernels generated by the hypernetwork.
+        """A ``state_dict`` of ``arch``'s network, kernels generated by the hypernetwork.
 
-        The keys are those of ``NASBench201Network.from_arch(arch, C=proxy.C,
-        N=proxy.N)``: every convolution kernel of a cell or reduction block is
-        generated from the encoder's node features of ``arch``; the stem,
-        BatchNorm affine and classifier parameters are the shared ones learned
+        The keys are those of ``space_.build_network(arch, **network_size_)``:
+        every kernel the space lists (:meth:`~hypernas_pyg.spaces.NetworkSpace.kernel_slots`)
+        is generated from the encoder's node features of ``arch``; the stem,
+        normalisation and classifier parameters are the shared ones learned
         with the hypernetwork. BatchNorm running statistics are a fresh
-        network's (the proxy networks train with batch statistics): use the
-        network in training mode or re-estimate them before ``eval()``. With
-        ``prune_cells=True`` the kernels of ops that pruning drops keep a
-        freshly initialised network's values: the hypernetwork was trained on
-        the pruned network, where those ops are ``none``.
+        network's (the networks train with batch statistics): use the network in
+        training mode or re-estimate them before ``eval()``. Kernels of ops that
+        the space's :meth:`~hypernas_pyg.spaces.NetworkSpace.network_arch`
+        drops (e.g. ops pruned from the graph) keep a freshly initialised
+        network's values.
 
         Raises:
             ValueError: for a variant without a hypernetwork, or an invalid ``arch``.
-            RuntimeError: when the predictor is not fitted.
+            NotFittedError: when the predictor is not fitted.
         """
         model = self._check_fitted()
         if model.hypernet is None:
             raise ValueError(f"variant {self.variant!r} has no hypernetwork; generate_weights "
                              f"needs one of: {', '.join(HYPERNET_VARIANTS)}")
-        data = arch_to_data(arch, self.space)
-        batch = Batch.from_data_list([data]).to(self.device)
+        data = arch_to_data(arch, self.space_)
+        batch = Batch.from_data_list([data]).to(self.device_)
         node = model.encode(batch).node
         return model.hypernet.network_state_dict(data.arch, node, batch.cell_pos, batch.op)
 
-    def _check_fitted(self) -> HyperNAS:
-        if self.model_ is None:
-            raise RuntimeError("this HyperNASPredictor is not fitted yet; call fit() first")
-        return self.model_
-
     def _batches(self, archs: ArchInput, batch_size: int) -> Iterator[Batch]:
-        data = self._as_data(archs)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        data = self._as_data(archs, self.space_)
         if isinstance(data, InMemoryDataset) and data.transform is None and \
                 all(k in data.slices for k in ("x", "edge_index", "rev_edge_index", "cell_pos")):
             for start in range(0, len(data), batch_size):
                 index = torch.arange(start, min(start + batch_size, len(data)))
-                yield collate_in_memory(data, index).to(self.device)
+                yield collate_in_memory(data, index).to(self.device_)
         else:
             loader = DataLoader(data, batch_size=batch_size, shuffle=False,
                                 exclude_keys=["arch", "arch_id", "y"])
             for batch in loader:
-                yield batch.to(self.device)
+                yield batch.to(self.device_)
 
     @torch.inference_mode()
     def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
@@ -474,17 +512,15 @@ class HyperNASPredictor:
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str) -> None:
-        """Writes config, weights and target statistics to ``path`` (atomically)."""
-        model = self._check_fitted()
-        if not isinstance(self.encoder, str):
-            raise ValueError("cannot save a predictor whose encoder is a module instance: "
-                             "its config could not rebuild the model; use an encoder name")
-        state = {"format": CHECKPOINT_FORMAT, "config": self.get_params(),
-                 "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-                 "member_state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()}
-                                        for m in self.members_[1:]],
+        """Writes config, fitted space, weights and target statistics to ``path``
+        (atomically: a failed write leaves no file)."""
+        self._check_fitted()
+        state = {"format": CHECKPOINT_FORMAT, "config": self.config(),
+                 "space": space_config(self.space_),
+                 "state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()}
+                                 for m in self.members_],
                  "target_scaler": self.scaler_.state_dict()}
-        if self.proxy is not None:
+        if self.variant in HYPERNET_VARIANTS:
             state["hypernet"] = {
                 "loss_state_dict": ({k: v.cpu() for k, v in self.loss_.state_dict().items()}
                                     if self.loss_ is not None else None),
@@ -495,34 +531,73 @@ class HyperNASPredictor:
 
     @classmethod
     def load(cls, path: str, device: Optional[str] = None) -> "HyperNASPredictor":
-        """Rebuilds a predictor saved with :meth:`save` (optionally onto another device)."""
+        """Rebuilds a predictor saved with :meth:`save` (optionally onto another device).
+
+        Checkpoints of the first format (``space`` as a name with ``prune_cells``, one
+        ``proxy`` dict for network and images) are read too.
+
+        Raises:
+            ValueError: when ``path`` is not a checkpoint of this class.
+        """
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
             raise ValueError(f"{path} is not a HyperNASPredictor checkpoint "
                              f"(format {CHECKPOINT_FORMAT})")
+        if state["format"] == 1:
+            state = _upgrade_checkpoint(state)
         config = dict(state["config"])
-        config.setdefault("prune_cells", False)  # checkpoints made before the option existed
         if device is not None:
             config["device"] = device
-        predictor = cls(**config)
-        model = predictor._build_model()
-        model.load_state_dict(state["state_dict"])
-        members = [model]
-        for member_state in state.get("member_state_dicts", []):
-            members.append(predictor._build_model())
-            members[-1].load_state_dict(member_state)
-        if len(members) != predictor.ensemble:
-            raise ValueError(f"{path} holds {len(members)} ensemble members, but its config "
-                             f"says ensemble={predictor.ensemble}")
-        predictor.members_ = [m.to(predictor.device).eval() for m in members]
+        predictor = cls.from_config(config)
+        predictor.validate_params()
+        space = space_resolver(state["space"])
+        predictor.space_ = space
+        predictor.device_ = torch.device(predictor.device)
+        predictor.q_ = (float(predictor.q) if predictor.q is not None else DEFAULT_Q) \
+            if predictor.variant == "hypernas" else None
+        hyper = predictor.variant in HYPERNET_VARIANTS
+        if hyper:
+            predictor.network_size_ = space.network_size(predictor.proxy)
+            predictor.aux_ = aux_resolver(predictor.aux)
+        if len(state["state_dicts"]) != predictor.ensemble:
+            raise ValueError(f"{path} holds {len(state['state_dicts'])} ensemble members, but "
+                             f"its config says ensemble={predictor.ensemble}")
+        members = []
+        for member_state in state["state_dicts"]:
+            with torch.random.fork_rng(devices=[]):
+                model = predictor._build_model(space)
+            model.load_state_dict(member_state)
+            members.append(model.to(predictor.device_).eval())
+        predictor.members_ = members
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
+        predictor.loss_ = predictor.hyper_val_acc_ = predictor.hyper_val_archs_ = None
+        predictor.loss_weights_ = None
         extra = state.get("hypernet")
         if extra is not None:
             if extra["loss_state_dict"] is not None:
-                predictor.loss_ = PreferenceWeightedLoss(len(TASKS), predictor.q)
+                predictor.loss_ = PreferenceWeightedLoss(len(TASKS), predictor.q_)
                 predictor.loss_.load_state_dict(extra["loss_state_dict"])
-                predictor.loss_.to(predictor.device)
+                predictor.loss_.to(predictor.device_)
             predictor.hyper_val_acc_ = extra["hyper_val_acc"]
             predictor.hyper_val_archs_ = extra["hyper_val_archs"]
             predictor.loss_weights_ = extra["loss_weights"]
         return predictor
+
+
+#: Fields of the first checkpoint format's ``proxy`` dict that size the network.
+_V1_NETWORK_KEYS = ("C", "N")
+
+
+def _upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
+    """A first-format checkpoint in the current layout (same model, same weights)."""
+    config = dict(state["config"])
+    space = {"name": config.pop("space"), "prune": config.pop("prune_cells", False)}
+    proxy = config.pop("proxy", None)
+    if proxy is not None:
+        config["proxy"] = {k: proxy[k] for k in _V1_NETWORK_KEYS}
+        config["aux"] = {k: v for k, v in proxy.items() if k not in _V1_NETWORK_KEYS}
+    if config.get("variant") != "hypernas":
+        config["q"] = None
+    config["space"] = space
+    return {**state, "format": CHECKPOINT_FORMAT, "config": config, "space": space,
+            "state_dicts": [state["state_dict"], *state.get("member_state_dicts", [])]}

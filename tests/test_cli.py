@@ -46,4 +46,11 @@ def test_no_prune_cells_evaluates_on_full_cell_graphs(nb201, tmp_path):
                  "--json", str(out)])
     assert code == 0
     result = json.loads(out.read_text())
-    assert result["config"]["prune_cells"] is False and result["num_archs"] == 15625
+    assert result["space"] == {"name": "nasbench201", "cells_per_stage": 5, "prune": False}
+    assert result["num_archs"] == 15625
+
+
+def test_options_of_another_benchmark_are_rejected(capsys):
+    assert main(["evaluate", "--benchmark", "nasbench201", "--subset", "naslib500",
+                 "--train-size", "20"]) == 2
+    assert "benchmark 'nasbench201' takes no --subset option" in capsys.readouterr().err

@@ -12,18 +12,19 @@ from torch_geometric.data import Batch
 
 import hypernas_pyg.datasets.raw_files as raw_files
 from hypernas_pyg import HyperNASPredictor
-from hypernas_pyg.auxiliary_task import AuxiliaryTask, held_out_archs
 from hypernas_pyg.cli import build_parser, main
 from hypernas_pyg.data import arch_to_data
-from hypernas_pyg.multi_task_training import fit_frozen_regressor, fold_standardisation
 from hypernas_pyg.nn import HyperNAS, PreferenceWeightedLoss
 from hypernas_pyg.spaces import NASBench201Space
-from hypernas_pyg.target import NASBench201Network, ProxyConfig
+from hypernas_pyg.spaces import NASBench201Network
+from hypernas_pyg.training import (AuxiliaryConfig, AuxiliaryTask, fit_frozen_regressor,
+                                   fold_standardisation, held_out_archs)
 
 SPACE = NASBench201Space()
-TINY = dict(C=4, N=1, image_size=8, batch_size=16, heldout_images=None, val_archs=4)
+TINY_NET = dict(C=4, N=1)
+TINY = dict(image_size=8, batch_size=16, heldout_images=None, val_archs=4)
 FAST = dict(epochs=3, hidden_channels=16, num_layers=1, batch_size=16, progress=False,
-            proxy=TINY)
+            proxy=TINY_NET, aux=TINY, space=SPACE)
 ARCH = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
         "+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
 
@@ -108,7 +109,7 @@ def test_hypernas_h_trains_encoder_with_the_hypernet_loss_only(fitted):
     model = fitted["hypernas-h"]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(model.seed)
-        init = model._build_model()
+        init = model._build_model(model.space_)
     trained = model.model_
     for name, p in init.encoder.named_parameters():
         assert not torch.equal(p, dict(trained.encoder.named_parameters())[name]), name
@@ -129,8 +130,8 @@ def test_ce_gradient_reaches_the_shared_encoder(cifar_root):
     """The estimator's auxiliary loss, backpropagated, reaches every encoder parameter."""
     predictor = HyperNASPredictor(variant="hypernas-h", aux_root=cifar_root, **FAST)
     torch.manual_seed(0)
-    model = predictor._build_model()
-    aux = AuxiliaryTask(cifar_root, predictor.proxy)
+    model = predictor._build_model(SPACE)
+    aux = AuxiliaryTask(cifar_root, AuxiliaryConfig(**TINY))
     archs, _ = _toy(4)
     batch = Batch.from_data_list([arch_to_data(a, SPACE) for a in archs])
     out = model.encode(batch)
@@ -167,14 +168,16 @@ def test_unlabelled_aux_archs_change_the_hypernet_training(cifar_root, variant, 
 
 @pytest.mark.parametrize("variant", ["hypernas", "hypernas-h"])
 def test_rank_weight_reaches_the_regression_loss(cifar_root, variant, monkeypatch):
-    import hypernas_pyg.multi_task_training as training
+    import hypernas_pyg.training.multi_task as joint
+    import hypernas_pyg.training.regression as frozen
     weights = []
-    original = training.regression_loss
+    original = joint.regression_loss
 
     def spy(pred, target, rank_weight=0.0):
         weights.append(rank_weight)
         return original(pred, target, rank_weight)
-    monkeypatch.setattr(training, "regression_loss", spy)
+    monkeypatch.setattr(joint, "regression_loss", spy)
+    monkeypatch.setattr(frozen, "regression_loss", spy)
     archs, y = _toy(16)
     HyperNASPredictor(**dict(FAST, epochs=2), variant=variant, aux_root=cifar_root,
                       rank_weight=0.5).fit(archs, y)
@@ -230,7 +233,8 @@ def test_generate_weights_loads_into_the_real_network(fitted, variant):
 
 def test_generate_weights_needs_a_hypernetwork():
     archs, y = _toy()
-    model = HyperNASPredictor(variant="np", epochs=1, hidden_channels=8, progress=False)
+    model = HyperNASPredictor(variant="np", epochs=1, hidden_channels=8, progress=False,
+                              space=SPACE)
     with pytest.raises(RuntimeError, match="not fitted"):
         model.generate_weights(ARCH)
     model.fit(archs, y)
@@ -246,7 +250,8 @@ def test_save_load_round_trip(fitted, tmp_path, variant):
     model.save(str(path))
     loaded = HyperNASPredictor.load(str(path))
     assert loaded.get_params() == model.get_params()
-    assert loaded.proxy == ProxyConfig(**TINY) and loaded.q == model.q
+    assert loaded.proxy == TINY_NET and loaded.aux == TINY and loaded.q_ == model.q_
+    assert loaded.space_ == model.space_ and loaded.network_size_ == {"C": 4, "N": 1}
     archs, _ = _toy()
     np.testing.assert_array_equal(loaded.predict(archs), model.predict(archs))
     assert loaded.hyper_val_acc_ == model.hyper_val_acc_
@@ -282,20 +287,26 @@ def test_q_2_trains_the_liebel_koerner_loss(cifar_root):
     (dict(variant="hypernas-p", aux_archs=100), "leave aux_archs=None"),
     (dict(variant="hypernas", aux_archs=1), "aux_archs must be None or an integer"),
     (dict(variant="hypernas", aux_archs=True), "aux_archs must be None or an integer"),
-    (dict(variant="hypernas", proxy="huge"), "Unknown proxy 'huge'"),
-    (dict(variant="hypernas", proxy={"C": 4, "depth": 2}), r"Unknown ProxyConfig field\(s\)"),
-    (dict(variant="hypernas", proxy={"image_size": 10}), "multiple of 4"),
+    (dict(variant="hypernas", proxy="huge", space=SPACE), "Unknown network size 'huge'"),
+    (dict(variant="hypernas", proxy={"C": 4, "depth": 2}, space=SPACE),
+     r"Unknown network size key\(s\) \['depth'\]"),
+    (dict(variant="hypernas", aux={"image_size": 10}), "multiple of 4"),
+    (dict(variant="hypernas", aux="huge"), "Unknown aux 'huge'"),
     (dict(variant="hypernas", proxy={"N": 3}, space=NASBench201Space(cells_per_stage=2)),
-     "proxy.N=3 exceeds"),
+     "network size N=3 exceeds"),
 ])
 def test_bad_hypernet_arguments(kwargs, match):
+    model = HyperNASPredictor(**kwargs)  # the constructor only stores
     with pytest.raises(ValueError, match=match):
-        HyperNASPredictor(**kwargs)
+        model.validate_params()
+    archs, y = _toy(4)
+    with pytest.raises(ValueError, match=match):
+        model.fit(archs, y)
 
 
 def test_defaults_of_the_new_arguments(monkeypatch, tmp_path):
     model = HyperNASPredictor(variant="hypernas")
-    assert model.q == 1.5 and model.proxy == ProxyConfig()
+    assert model.q is None and model.proxy is None and model.aux is None  # stored as given
     monkeypatch.setenv(raw_files.ROOT_ENV, str(tmp_path))
     assert model.aux_root_ == str(tmp_path / "cifar10")
     params = HyperNASPredictor(variant="np").get_params()
@@ -306,9 +317,9 @@ def test_bad_training_data(cifar_root):
     archs, y = _toy(8)
     model = HyperNASPredictor(variant="hypernas", aux_root=cifar_root, **FAST)
     small = [arch_to_data(a, NASBench201Space(cells_per_stage=2)) for a in archs]
-    with pytest.raises(ValueError, match="has 8 cells, but the encoder graphs"):
+    with pytest.raises(ValueError, match="has 8 cells, but the predictor's space"):
         model.fit(small, y)
-    big_batch = dict(FAST, proxy=dict(TINY, batch_size=1000))
+    big_batch = dict(FAST, aux=dict(TINY, batch_size=1000))
     with pytest.raises(ValueError, match="exceeds the 180 training images"):
         HyperNASPredictor(variant="hypernas", aux_root=cifar_root, **big_batch).fit(archs, y)
 
@@ -325,7 +336,8 @@ def test_cli_passes_the_new_arguments(capsys):
                                       "--q", "2", "--proxy", "full", "--aux-root", "/data/c"])
     from hypernas_pyg.cli import _model_kwargs
     kwargs = _model_kwargs(args, 0)
-    assert kwargs["q"] == 2.0 and kwargs["proxy"] == "full" and kwargs["aux_root"] == "/data/c"
+    assert kwargs["q"] == 2.0 and kwargs["aux_root"] == "/data/c"
+    assert kwargs["proxy"] == "full" and kwargs["aux"] == "full"
     args = build_parser().parse_args(["evaluate", "--train-size", "10", "--rank-weight", "0.5",
                                       "--ensemble", "2"])
     kwargs = _model_kwargs(args, 0)
@@ -336,7 +348,7 @@ def test_cli_passes_the_new_arguments(capsys):
 
 def test_validation_batches_mix_the_classes(cifar_root):
     """Held-out images stored class by class are shuffled before the BatchNorm batches."""
-    aux = AuxiliaryTask(cifar_root, ProxyConfig(**TINY))
+    aux = AuxiliaryTask(cifar_root, AuxiliaryConfig(**TINY))
     order = torch.argsort(aux.heldout.labels, stable=True)
     aux.heldout.images, aux.heldout.labels = aux.heldout.images[order], aux.heldout.labels[order]
     images, labels = aux._validation_batches()

@@ -9,7 +9,9 @@ from hypernas_pyg.predictor import member_seed
 from hypernas_pyg.spaces import NASBench201Space
 
 SPACE = NASBench201Space()
-FAST = dict(epochs=15, hidden_channels=16, num_layers=1, batch_size=16, progress=False)
+FAST = dict(epochs=15, hidden_channels=16, num_layers=1, batch_size=16, progress=False,
+            space=SPACE)
+FULL = NASBench201Space(prune=False)
 
 
 def _toy(n=24, seed=0):
@@ -99,7 +101,8 @@ def test_save_load_predicts_identically(tmp_path, variant, context):
 
 def test_fit_on_dataset_uses_training_target(nb201):
     subset = nb201[torch.arange(0, 40)]
-    model = HyperNASPredictor(**FAST).fit(subset)
+    model = HyperNASPredictor(**{**FAST, "space": None}).fit(subset)  # the dataset's space
+    assert model.space_ == nb201.space and model.get_params()["space"] is None
     assert model.scaler_.mean == pytest.approx(float(nb201.y[:40, 0].mean()), rel=1e-5)
     pred = model.predict(nb201[torch.arange(40, 60)])
     assert pred.shape == (20,)
@@ -108,16 +111,19 @@ def test_fit_on_dataset_uses_training_target(nb201):
                                rtol=1e-5)
 
 
-def test_dataset_graphs_must_match_prune_cells(nb201):
-    full = HyperNASPredictor(**FAST, prune_cells=False)
-    assert not full.space.prune and full.get_params()["prune_cells"] is False
-    with pytest.raises(ValueError, match="built with prune_cells=True, but this predictor "
-                                         "encodes prune_cells=False"):
+def test_dataset_graphs_must_match_the_space(nb201):
+    full = HyperNASPredictor(**{**FAST, "space": FULL})
+    with pytest.raises(ValueError, match=r"built with NASBench201Space\(cells_per_stage=5, "
+                                         r"prune=True\), but the estimator's space is "
+                                         r"NASBench201Space\(cells_per_stage=5, prune=False\)"):
         full.fit(nb201[torch.arange(0, 40)])
-    with pytest.raises(ValueError, match="prune_cells=True disagrees with the given space"):
-        HyperNASPredictor(prune_cells=True, space=NASBench201Space(prune=False))
-    with pytest.raises(ValueError, match="prune_cells must be True or False, got 'no'"):
-        HyperNASPredictor(prune_cells="no")
+    fitted = HyperNASPredictor(**FAST).fit(nb201[torch.arange(0, 40)])
+    with pytest.raises(ValueError, match="load the dataset with the same space"):
+        HyperNASPredictor(**{**FAST, "space": FULL}).fit(*_toy()).predict(nb201)
+    assert fitted.predict(nb201[torch.arange(0, 3)]).shape == (3,)
+    with pytest.raises(ValueError, match="prune must be True or False, got 'no'"):
+        HyperNASPredictor(**{**FAST, "space": {"name": "nasbench201", "prune": "no"}}).fit(
+            *_toy())
 
 
 def test_pruning_makes_dead_ops_invisible():
@@ -128,21 +134,52 @@ def test_pruning_makes_dead_ops_invisible():
     b = a.replace("nor_conv_1x1~1", "avg_pool_3x3~1")  # another op on the dead edge
     pruned = HyperNASPredictor(**FAST).fit(archs, y).predict([a, b])
     assert pruned[0] == pruned[1]
-    full = HyperNASPredictor(**FAST, prune_cells=False).fit(archs, y).predict([a, b])
+    full = HyperNASPredictor(**{**FAST, "space": FULL}).fit(archs, y).predict([a, b])
     assert full[0] != full[1]
 
 
-def test_checkpoints_without_prune_cells_load_as_full_graphs(tmp_path):
+def test_first_format_checkpoints_load(tmp_path):
+    """Checkpoints written before the space-generic core (format 1: space by name,
+    ``prune_cells`` beside it or absent for full graphs, one state dict per member)."""
     archs, y = _toy()
-    model = HyperNASPredictor(**FAST, prune_cells=False).fit(archs, y)
+    model = HyperNASPredictor(**{**FAST, "space": FULL}).fit(archs, y)
     path = tmp_path / "old.pt"
     model.save(str(path))
     state = torch.load(path, weights_only=True)
-    del state["config"]["prune_cells"]  # as written before the option existed
-    torch.save(state, path)
+    config = {**state["config"], "space": "nasbench201", "q": None, "proxy": None}
+    del config["aux"]
+    old = {"format": 1, "config": config, "state_dict": state["state_dicts"][0],
+           "member_state_dicts": [], "target_scaler": state["target_scaler"]}
+    torch.save(old, path)  # no prune_cells: written before the option existed
     loaded = HyperNASPredictor.load(str(path))
-    assert loaded.prune_cells is False
+    assert loaded.space_ == FULL
     np.testing.assert_array_equal(loaded.predict(archs), model.predict(archs))
+
+
+def test_params_round_trip_with_the_space(tmp_path):
+    """A predictor of a non-default space reloads with that space (not the default one)."""
+    space = NASBench201Space(cells_per_stage=3)
+    model = HyperNASPredictor(**{**FAST, "space": space})
+    again = HyperNASPredictor(**model.get_params())
+    assert again.get_params() == model.get_params()
+    assert HyperNASPredictor.from_config(model.config()).get_params() == model.get_params()
+    archs, y = _toy()
+    model.fit(archs, y)
+    model.save(str(tmp_path / "m.pt"))
+    loaded = HyperNASPredictor.load(str(tmp_path / "m.pt"))
+    assert loaded.get_params() == model.get_params()
+    assert loaded.space_ == space and loaded.space_.cells_per_stage == 3
+    assert model.set_params(epochs=2).epochs == 2
+    with pytest.raises(ValueError, match=r"Unknown parameter\(s\) \['prune_cells'\]"):
+        model.set_params(prune_cells=False)
+
+
+def test_constructor_only_stores():
+    """scikit-learn's contract: no validation and no fitted attribute before fit."""
+    model = HyperNASPredictor(variant="no-such-variant", lr="fast")
+    assert model.variant == "no-such-variant" and model.lr == "fast"
+    assert not hasattr(model, "space_") and not hasattr(model, "members_")
+    assert not hasattr(model, "model_")
 
 
 def test_embed_shape():
@@ -153,17 +190,22 @@ def test_embed_shape():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(variant="hypernas-x"), "Unknown variant 'hypernas-x'; choose one of: np, hypernas-p"),
-    (dict(encoder="gat"), "Unknown conv 'gat'"),
+    (dict(encoder="gat"), "Unknown encoder 'gat'"),
     (dict(context="global"), "Unknown context"),
     (dict(epochs=0), "epochs must be a positive integer"),
-    (dict(lr=0.0), "lr must be positive"),
+    (dict(lr=0.0), "lr must be a finite positive number, got 0.0"),
+    (dict(lr="0.01"), "lr must be a finite positive number, got '0.01'"),
+    (dict(seed=1.5), "seed must be a non-negative integer, got 1.5"),
+    (dict(seed=None), "seed must be a non-negative integer, got None"),
+    (dict(target_scaling="minmax"), "Unknown target_scaling 'minmax'"),
     (dict(ensemble=0), "ensemble must be a positive integer, got 0"),
     (dict(rank_weight=-1.0), "rank_weight must be a finite non-negative number, got -1.0"),
     (dict(rank_weight=float("nan")), "rank_weight must be a finite non-negative number"),
 ])
 def test_bad_hyper_parameters(kwargs, match):
+    model = HyperNASPredictor(**{**FAST, **kwargs})
     with pytest.raises(ValueError, match=match):
-        HyperNASPredictor(**kwargs)
+        model.fit(*_toy())
 
 
 def test_bad_data():

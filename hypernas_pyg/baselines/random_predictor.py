@@ -6,9 +6,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from hypernas_pyg.data.inputs import arch_strings, training_targets
+from hypernas_pyg.estimator import NotFittedError, ParamsMixin
 
 
-class RandomPredictor:
+class RandomPredictor(ParamsMixin):
     """Scores every architecture with an independent uniform draw.
 
     Its expected Kendall tau with any target is 0; a learned predictor must be
@@ -21,10 +22,6 @@ class RandomPredictor:
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
-        self.fitted_ = False
-
-    def get_params(self) -> dict[str, Any]:
-        return {"seed": self.seed}
 
     def fit(self, archs: Any, y: Optional[Sequence[float]] = None) -> "RandomPredictor":
         """Checks the input as the learned predictors do; learns nothing."""
@@ -33,7 +30,7 @@ class RandomPredictor:
         return self
 
     def predict(self, archs: Any) -> np.ndarray:
-        if not self.fitted_:
-            raise RuntimeError("call fit() before predict()")
+        if not self.__dict__.get("fitted_", False):
+            raise NotFittedError("call fit() before predict()")
         n = len(arch_strings(archs))
         return np.random.default_rng(self.seed).random(n).astype(np.float32)

@@ -1,9 +1,12 @@
 """Architecture inputs of the estimators (dataset, ArchData list or strings) as strings and targets."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hypernas_pyg.spaces import SearchSpace
 
 
 def arch_strings(archs: Any) -> list[str]:
@@ -42,3 +45,28 @@ def training_targets(archs: Any, num: int, y: Optional[Sequence[float]]) -> np.n
     if not np.isfinite(t).all():
         raise ValueError("targets contain NaN or infinite values")
     return t
+
+
+def resolve_space(space: Any, archs: Any) -> "SearchSpace":
+    """The search space an estimator works in: ``space`` (a name, config dict or
+    instance) or, when it is ``None``, the ``space`` of the dataset ``archs``.
+
+    Raises:
+        ValueError: when neither gives a space, or when both do and they differ.
+    """
+    from torch_geometric.data import Dataset
+
+    from hypernas_pyg.spaces import space_resolver
+
+    data_space = getattr(archs, "space", None) if isinstance(archs, Dataset) else None
+    if space is None:
+        if data_space is None:
+            raise ValueError("space=None takes the search space from a dataset; pass "
+                             "space=... (e.g. space='nasbench201') to fit architecture "
+                             "strings or ArchData lists")
+        return data_space
+    resolved = space_resolver(space)
+    if data_space is not None and data_space != resolved:
+        raise ValueError(f"the dataset's graphs were built with {data_space!r}, but the "
+                         f"estimator's space is {resolved!r}; build both with the same space")
+    return resolved

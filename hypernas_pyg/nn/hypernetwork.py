@@ -43,7 +43,7 @@ class HyperNetwork(Module):
         in_channels: Size of the op-node features.
         shapes: The distinct weight shapes, one head each; shape id ``i`` in
             :meth:`forward` means ``shapes[i]``. See
-            :func:`hypernas_pyg.nn.weight_generation.kernel_shapes`.
+            :meth:`hypernas_pyg.spaces.NetworkSpace.kernel_shapes`.
         hidden_channels: Width of the trunk.
         num_layers: Layers of the trunk.
         gain: Scale of the generated weights relative to :math:`1/\sqrt{\text{fan-in}}`.

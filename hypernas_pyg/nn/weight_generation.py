@@ -1,146 +1,140 @@
-"""Glue between encoder features, :class:`HyperNetwork` and the NAS-Bench-201 network.
+"""Glue between encoder features, :class:`HyperNetwork` and a space's real network.
 
-:func:`kernel_shapes` lists the heads a hypernetwork needs for a network
-configuration; :func:`generated_state` turns one architecture's encoder node
-features into the network's convolution kernels, ready for
-:func:`torch.func.functional_call`::
+:func:`generated_state` turns one architecture's encoder node features into the
+kernels of its network, ready for :func:`torch.func.functional_call`::
 
-    shapes = kernel_shapes(network)
-    hypernet = HyperNetwork(hidden, shapes)
-    params = generated_state(network, out.node, data.cell_pos, hypernet)
+    network = space.build_network(space.network_arch(arch), **size)
+    slots = space.kernel_slots(arch, network)
+    hypernet = HyperNetwork(hidden, space.kernel_shapes(**size))
+    params = generated_state(slots, out.node, data.cell_pos, hypernet,
+                             cells=space.cell_sequence(arch))
     logits = torch.func.functional_call(network, params, (images,))
+
+Nothing here knows a particular space: the space says which kernel comes from
+which node (:class:`~hypernas_pyg.spaces.KernelSlot`).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from hypernas_pyg.nn.hypernetwork import HyperNetwork
-from hypernas_pyg.spaces.nasbench201 import NASBench201Space
-from hypernas_pyg.target.nb201_network import OP_BUILDERS, NASBench201Network
+from hypernas_pyg.spaces.search_space import Cell, KernelSlot
 
 
-def kernel_shapes(network: NASBench201Network) -> list[tuple[int, ...]]:
-    """The distinct convolution-kernel shapes of ``network``'s configuration.
-
-    Returns the shapes of the network's own op kernels (those of
-    :meth:`~NASBench201Network.op_weight_names`) together with the kernels of
-    *every* candidate op at each stage width (``C``, ``2C``, ``4C``), so that a
-    :class:`HyperNetwork` built from these shapes serves every architecture with
-    the same ``C`` (``N`` does not change the shapes). The list is sorted, hence
-    identical whichever architecture ``network`` holds.
-
-    Args:
-        network: A NAS-Bench-201 network; only its configuration matters.
-
-    Returns:
-        Sorted distinct shapes ``(C_out, C_in, k, k)``.
-    """
-    params = dict(network.named_parameters())
-    shapes = {tuple(params[name].shape) for name in network.op_weight_names().values()}
-    for stage in range(3):
-        channels = network.C * 2 ** stage
-        for build in OP_BUILDERS.values():
-            for module in build(channels).modules():
-                if isinstance(module, torch.nn.Conv2d):
-                    shapes.add(tuple(module.weight.shape))
-    return sorted(shapes)
-
-
-def generated_state(network: NASBench201Network, node_feats: Tensor, cell_pos: Tensor,
-                    hypernet: HyperNetwork, op: Optional[Tensor] = None,
-                    prune: bool = True) -> dict[str, Tensor]:
-    r"""Generates every op kernel of ``network`` from one architecture's node features.
+class NodeLayout:
+    r"""Where the nodes of one architecture's cells lie among its encoder nodes.
 
     The nodes are laid out as in :class:`~hypernas_pyg.data.ArchData`: the nodes
     of cell ``p`` (in order of appearance among the nodes with ``cell_pos == p``)
-    are numbered ``0, 1, ...`` within the cell, node 0 being the cell input. The
-    op node ``(p, k)`` of :meth:`~NASBench201Network.op_weight_names` is the
-    ``k``-th node of cell ``p``. All op nodes go through the hypernetwork in one
-    call (one trunk pass, one head call per kernel shape).
-
-    Stem, BatchNorm and classifier parameters are not generated: they stay
-    ordinary parameters of ``network`` (``functional_call`` falls back to them).
+    are numbered ``0, 1, ...`` within the cell. :meth:`index` maps ``(cell,
+    node)`` pairs to rows of the node-feature matrix; :meth:`check` compares a
+    graph's ``cell_pos`` (and node types) with the expected cells.
 
     Args:
-        network: The architecture's target network.
+        cells: The architecture's cell sequence (``space.cell_sequence(arch)``).
+        node_type_index: Maps an op name to its node-type index (for :meth:`check`).
+        arch: The architecture string, for error messages.
+    """
+
+    def __init__(self, cells: Sequence[Cell], node_type_index=None, arch: str = "") -> None:
+        self.arch = arch
+        self.counts = [len(cell.ops) for cell in cells]
+        self.starts = [0]
+        for n in self.counts[:-1]:
+            self.starts.append(self.starts[-1] + n)
+        self.types = None if node_type_index is None else torch.tensor(
+            [node_type_index(op) for cell in cells for op in cell.ops], dtype=torch.long)
+        self._node_type_names = [op for cell in cells for op in cell.ops]
+
+    def check(self, cell_pos: Tensor, op: Optional[Tensor] = None) -> Tensor:
+        """Validates one graph's layout and returns the permutation that sorts its nodes
+        by cell (``argsort(cell_pos, stable=True)``).
+
+        Raises:
+            ValueError: when the number of cells or the node count of any cell
+                differs from the expected cells, or ``op`` disagrees with them.
+        """
+        if cell_pos.dim() != 1:
+            raise ValueError(f"cell_pos must be 1-dimensional, got shape {tuple(cell_pos.shape)}")
+        if cell_pos.numel() and int(cell_pos.min()) < 0:
+            raise ValueError("cell_pos must be non-negative")
+        counts = torch.bincount(cell_pos, minlength=len(self.counts)).tolist()
+        if counts != self.counts:
+            raise ValueError(
+                f"Node layout does not match the network ({self.arch}): expected "
+                f"{len(self.counts)} cells with node counts {self.counts}, got {len(counts)} "
+                f"cells with node counts {counts}")
+        order = torch.argsort(cell_pos, stable=True)
+        if op is not None and self.types is not None:
+            if op.shape != cell_pos.shape:
+                raise ValueError(
+                    f"op must have shape {tuple(cell_pos.shape)}, got {tuple(op.shape)}")
+            bad = (op[order] != self.types.to(op.device)).nonzero().view(-1)
+            if bad.numel():
+                i = int(bad[0])
+                raise ValueError(
+                    f"Node {int(order[i])} has node type {int(op[order[i]])} but the network "
+                    f"({self.arch}) expects {self._node_type_names[i]!r} there: the features "
+                    "belong to another architecture")
+        return order
+
+    def rows(self, slots: Sequence[KernelSlot]) -> list[int]:
+        """Positions, among the nodes sorted by cell, of every slot's node."""
+        out = []
+        for slot in slots:
+            if not 0 <= slot.cell < len(self.counts) or \
+                    not 0 <= slot.node < self.counts[slot.cell]:
+                raise ValueError(f"kernel {slot.name} comes from node {slot.node} of cell "
+                                 f"{slot.cell}, which the graph of {self.arch} does not have")
+            out.append(self.starts[slot.cell] + slot.node)
+        return out
+
+
+def generated_state(slots: Sequence[KernelSlot], node_feats: Tensor, cell_pos: Tensor,
+                    hypernet: HyperNetwork, cells: Sequence[Cell],
+                    op: Optional[Tensor] = None, node_type_index=None,
+                    arch: str = "") -> dict[str, Tensor]:
+    r"""Generates every kernel of ``slots`` from one architecture's node features.
+
+    All slot nodes go through the hypernetwork in one call (one trunk pass, one
+    head call per kernel shape). Parameters that are not slots (stem,
+    normalisation, classifier) are not generated.
+
+    Args:
+        slots: The kernels (``space.kernel_slots(arch, network)``).
         node_feats: Node features of this one architecture (e.g. the rows of
             :attr:`EncoderOutput.node` with ``batch == g``).
         cell_pos: The cell position of every node.
-        hypernet: Generates the kernels; it needs a head for every kernel shape
-            of ``network`` (see :func:`kernel_shapes`).
-        op: Optional node-type indices (``ArchData.op``); when given, every
-            node is checked against the network's cell sequence, which catches
-            features of a different architecture.
-        prune: The features are those of pruned cells (the default graphs,
-            ``NASBench201Space(prune=True)``). Every convolution of ``network``
-            must then survive pruning: build it from
-            :meth:`~NASBench201Space.prune_arch` of the architecture. ``False``
-            for graphs of ``NASBench201Space(prune=False)``.
+        hypernet: Generates the kernels; it needs a head for every slot's shape.
+        cells: The architecture's cell sequence (``space.cell_sequence(arch)``),
+            against which the node layout is checked.
+        op: Optional node-type indices (``ArchData.op``); with
+            ``node_type_index`` every node is checked against ``cells``, which
+            catches features of a different architecture.
+        node_type_index: ``space.node_type_index``.
+        arch: The architecture string, for error messages.
 
     Shapes:
         - **input:** ``node_feats`` :math:`(|\mathcal{V}|, H)`, ``cell_pos``
           and ``op`` :math:`(|\mathcal{V}|)`
-        - **output:** ``{parameter name: kernel}``, each kernel of its
-          parameter's shape
+        - **output:** ``{parameter name: kernel}``, each of its slot's shape
 
     Raises:
-        ValueError: when the number of cells or the node count of any cell
-            differs from ``network``'s cell sequence, when ``op`` disagrees
-            with it, when a convolution of ``network`` was pruned from the
-            graph, or when ``hypernet`` lacks a kernel shape.
+        ValueError: when the node layout differs from ``cells``, when ``op``
+            disagrees with them, or when ``hypernet`` lacks a kernel shape.
     """
     if node_feats.dim() != 2:
         raise ValueError(f"node_feats must be 2-dimensional, got shape {tuple(node_feats.shape)}")
     if cell_pos.dim() != 1 or cell_pos.numel() != node_feats.size(0):
         raise ValueError(f"cell_pos must have shape [{node_feats.size(0)}] (one entry per "
                          f"node), got {tuple(cell_pos.shape)}")
-    space = NASBench201Space(cells_per_stage=network.N, prune=prune)
-    cells = space.cell_sequence(network.arch_str)
-    expected = [len(cell.ops) for cell in cells]
-    if cell_pos.numel() and int(cell_pos.min()) < 0:
-        raise ValueError("cell_pos must be non-negative")
-    counts = torch.bincount(cell_pos, minlength=len(cells)).tolist()
-    if counts != expected:
-        raise ValueError(
-            f"Node layout does not match the network ({network.arch_str}, N={network.N}): "
-            f"expected {len(expected)} cells with node counts {expected}, got "
-            f"{len(counts)} cells with node counts {counts}")
-
-    # Global index of the k-th node of cell p: order[start[p] + k].
-    order = torch.argsort(cell_pos, stable=True)
-    starts = [0]
-    for n in expected[:-1]:
-        starts.append(starts[-1] + n)
-
-    if op is not None:
-        if op.shape != cell_pos.shape:
-            raise ValueError(f"op must have shape {tuple(cell_pos.shape)}, got {tuple(op.shape)}")
-        want = torch.tensor([space.node_type_index(name) for cell in cells for name in cell.ops],
-                            device=op.device)
-        bad = (op[order] != want).nonzero().view(-1)
-        if bad.numel():
-            i = int(bad[0])
-            raise ValueError(
-                f"Node {int(order[i])} has type {space.node_types[int(op[order[i]])]!r} but "
-                f"the network ({network.arch_str}) expects {space.node_types[int(want[i])]!r} "
-                "there: the features belong to another architecture")
-
-    names = network.op_weight_names()
-    params = dict(network.named_parameters())
-    local = []
-    for p, k in names:
-        try:
-            local.append(starts[p] + cells[p].source_index(k))
-        except KeyError:
-            raise ValueError(
-                f"The convolution at cell {p}, node {k} of the network ({network.arch_str}) "
-                "has no node in the pruned cell graph; build the network from "
-                "NASBench201Space.prune_arch(arch)") from None
-    index = torch.tensor(local, dtype=torch.long, device=cell_pos.device)
-    shape_ids = torch.tensor([hypernet.shape_index(params[name].shape) for name in names.values()],
+    layout = NodeLayout(cells, node_type_index, arch)
+    order = layout.check(cell_pos, op)
+    index = torch.tensor(layout.rows(slots), dtype=torch.long, device=cell_pos.device)
+    shape_ids = torch.tensor([hypernet.shape_index(slot.shape) for slot in slots],
                              dtype=torch.long, device=node_feats.device)
     kernels = hypernet(node_feats[order[index]], shape_ids)
-    return dict(zip(names.values(), kernels))
+    return dict(zip((slot.name for slot in slots), kernels))

@@ -19,7 +19,7 @@ def _toy(num, seed=0):
 
 def test_one_hot_marks_one_op_per_edge():
     arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
-    v = SPACE.one_hot(arch)
+    v = SPACE.features(arch)
     assert v.shape == (30,) and v.dtype == np.float32
     assert v.reshape(6, 5).sum(1).tolist() == [1.0] * 6
     ops = [SPACE.ops[j] for j in v.reshape(6, 5).argmax(1)]
@@ -28,13 +28,13 @@ def test_one_hot_marks_one_op_per_edge():
 
 def test_one_hot_rejects_bad_arch():
     with pytest.raises(ValueError, match="conv_9x9"):
-        SPACE.one_hot("|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+        SPACE.features("|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 
 
 def test_gbdt_learns_a_tabular_target():
     archs, y = _toy(300)
     test_archs, test_y = _toy(200, seed=1)
-    model = OneHotGBDTPredictor(n_estimators=200, learning_rate=0.1, max_depth=3).fit(archs, y)
+    model = OneHotGBDTPredictor(SPACE, n_estimators=200, learning_rate=0.1, max_depth=3).fit(archs, y)
     pred = model.predict(test_archs)
     assert pred.shape == (200,)
     assert np.abs(pred - np.asarray(test_y)).max() < 0.5
@@ -47,23 +47,33 @@ def test_gbdt_reads_targets_from_arch_data_and_is_seeded():
         d = arch_to_data(a, SPACE)
         d.y = torch.tensor([[t, t]])
         data.append(d)
-    a = OneHotGBDTPredictor(n_estimators=50, seed=3).fit(data).predict(archs)
-    b = OneHotGBDTPredictor(n_estimators=50, seed=3).fit(archs, y).predict(data)
+    a = OneHotGBDTPredictor(SPACE, n_estimators=50, seed=3).fit(data).predict(archs)
+    b = OneHotGBDTPredictor(SPACE, n_estimators=50, seed=3).fit(archs, y).predict(data)
     np.testing.assert_array_equal(a, b)
 
 
 def test_gbdt_errors():
-    with pytest.raises(ValueError, match="max_depth"):
-        OneHotGBDTPredictor(max_depth=0)
+    archs, y = _toy(5)
+    with pytest.raises(ValueError, match="max_depth must be a positive integer, got 0"):
+        OneHotGBDTPredictor(SPACE, max_depth=0).fit(archs, y)
     with pytest.raises(ValueError, match="subsample"):
-        OneHotGBDTPredictor(subsample=1.5)
+        OneHotGBDTPredictor(SPACE, subsample=1.5).fit(archs, y)
     with pytest.raises(RuntimeError, match="fit"):
         OneHotGBDTPredictor().predict(["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"])
-    archs, y = _toy(5)
     with pytest.raises(ValueError, match="4 targets for 5"):
-        OneHotGBDTPredictor().fit(archs, y[:4])
+        OneHotGBDTPredictor(SPACE).fit(archs, y[:4])
     with pytest.raises(ValueError, match="y is required"):
-        OneHotGBDTPredictor().fit(archs)
+        OneHotGBDTPredictor(SPACE).fit(archs)
+    with pytest.raises(ValueError, match="space=None takes the search space from a dataset"):
+        OneHotGBDTPredictor().fit(archs, y)
+
+
+def test_params_round_trip():
+    model = OneHotGBDTPredictor(SPACE, n_estimators=7, seed=4)
+    assert OneHotGBDTPredictor(**model.get_params()).get_params() == model.get_params()
+    assert model.set_params(max_depth=2).max_depth == 2
+    with pytest.raises(ValueError, match=r"Unknown parameter\(s\) \['depth'\]"):
+        model.set_params(depth=2)
 
 
 def test_random_predictor_is_seeded_and_uninformative(nb201):

@@ -6,7 +6,14 @@ from torch_geometric.data import Batch
 from hypernas_pyg.data import arch_to_data
 from hypernas_pyg.nn import CellSequenceEncoder, HyperNAS, HypernetBranch
 from hypernas_pyg.spaces import NASBench201Space
-from hypernas_pyg.target import NASBench201Network, ProxyConfig
+from hypernas_pyg.spaces import NASBench201Network
+
+def _branch(N, C=4, graph_N=None, prune=True):
+    """A branch for networks of ``C`` channels and ``N`` cells per stage, reading graphs
+    with ``graph_N`` (default ``N``) cells per stage."""
+    space = NASBench201Space(cells_per_stage=graph_N or N, prune=prune)
+    return HypernetBranch(space, 16, {"C": C, "N": N})
+
 
 ARCH = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
         "+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
@@ -25,7 +32,7 @@ def _encoded(arch, N, hidden=16, seed=0):
 @pytest.mark.parametrize("arch", [ARCH, NO_CONV])
 def test_generated_plus_shared_parameters_are_exactly_the_networks(arch):
     torch.manual_seed(0)
-    branch = HypernetBranch(16, C=4, N=2)
+    branch = _branch(2)
     real = NASBench201Network.from_arch(arch, C=4, N=2)
     shared = dict(branch.shared.named_parameters())
     generated = set(real.op_weight_names().values())
@@ -41,7 +48,7 @@ def test_generated_plus_shared_parameters_are_exactly_the_networks(arch):
 
 def test_ce_reaches_node_features_hypernet_and_shared_parameters():
     torch.manual_seed(0)
-    branch = HypernetBranch(16, C=4, N=1)
+    branch = _branch(1)
     data, node = _encoded(ARCH, 1)
     node = node.detach().requires_grad_()
     logits = branch(ARCH, node, data.cell_pos, torch.randn(8, 3, 8, 8), op=data.op)
@@ -61,11 +68,13 @@ def test_ce_reaches_node_features_hypernet_and_shared_parameters():
 def test_deeper_encoder_graph_maps_to_the_first_cells_of_each_stage():
     """Proxy N=1 on an N'=3 graph reads cells 0, 3 (reduction), 4, 7 (reduction), 8."""
     torch.manual_seed(0)
-    branch = HypernetBranch(16, C=4, N=1)
+    branch = _branch(1, graph_N=3)
+    torch.manual_seed(0)
+    same = _branch(1)  # the same parameters: the graphs' depth does not change them
     deep, node = _encoded(ARCH, 3)
     shallow = arch_to_data(ARCH, NASBench201Space(cells_per_stage=1))
     keep = torch.isin(deep.cell_pos, torch.tensor([0, 3, 4, 7, 8]))
-    direct = branch.generate(ARCH, node[keep], shallow.cell_pos, shallow.op)
+    direct = same.generate(ARCH, node[keep], shallow.cell_pos, shallow.op)
     mapped = branch.generate(ARCH, node, deep.cell_pos, deep.op)
     assert direct.keys() == mapped.keys()
     for name in direct:
@@ -73,16 +82,18 @@ def test_deeper_encoder_graph_maps_to_the_first_cells_of_each_stage():
 
 
 def test_graph_shallower_than_the_proxy_is_rejected():
-    branch = HypernetBranch(16, C=4, N=2)
-    data, node = _encoded(ARCH, 1)
-    with pytest.raises(ValueError, match="needs a NAS-Bench-201 cell sequence of 3N'\\+2 cells "
-                                         "with N' >= 2"):
+    with pytest.raises(ValueError, match="network size N=2 exceeds the cells per stage of the "
+                                         "encoder graphs"):
+        _branch(2, graph_N=1)
+    branch = _branch(1, graph_N=2)
+    data, node = _encoded(ARCH, 1)  # a graph of the wrong depth for this branch's space
+    with pytest.raises(ValueError, match="node counts"):
         branch.generate(ARCH, node, data.cell_pos, data.op)
 
 
 def test_batch_statistics_in_every_mode_and_no_random_draws():
     torch.manual_seed(0)
-    branch = HypernetBranch(16, C=4, N=1)
+    branch = _branch(1)
     data, node = _encoded(ARCH, 1)
     other, other_node = _encoded(NO_CONV, 1)
     images = torch.randn(5, 3, 8, 8)
@@ -105,8 +116,8 @@ def test_pruned_branch_runs_the_pruned_network_and_exports_the_full_state():
     the shared BatchNorm bias at its initial 0 both networks compute the same)."""
     dead = "|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
     torch.manual_seed(0)
-    branch = HypernetBranch(16, C=4, N=1)
-    assert branch.proxy_arch(dead) == NASBench201Space().prune_arch(dead) != dead
+    branch = _branch(1)
+    assert branch.network_arch(dead) == NASBench201Space().prune_arch(dead) != dead
     data, node = _encoded(dead, 1)
     params = branch.generate(dead, node, data.cell_pos, data.op)
     assert "cells.0.edges.2.conv.weight" not in params  # the dead 1x1 conv
@@ -117,9 +128,9 @@ def test_pruned_branch_runs_the_pruned_network_and_exports_the_full_state():
     with torch.no_grad():
         torch.testing.assert_close(net.train()(images), branch.train()(dead, node, data.cell_pos,
                                                                         images))
-    full = HypernetBranch(16, C=4, N=1, prune=False)
+    full = _branch(1, prune=False)
     full_data = arch_to_data(dead, NASBench201Space(cells_per_stage=1, prune=False))
-    assert full.proxy_arch(dead) == dead and full_data.num_nodes > data.num_nodes
+    assert full.network_arch(dead) == dead and full_data.num_nodes > data.num_nodes
 
 
 def test_hypernas_branch_is_built_after_the_predictor():
@@ -127,7 +138,7 @@ def test_hypernas_branch_is_built_after_the_predictor():
     torch.manual_seed(3)
     plain = HyperNAS(12, 16, 2)
     torch.manual_seed(3)
-    with_branch = HyperNAS(12, 16, 2, proxy=ProxyConfig(C=4))
+    with_branch = HyperNAS(12, 16, 2, space=NASBench201Space(), network_size={"C": 4})
     assert plain.hypernet is None and with_branch.hypernet is not None
     hyper_keys = [k for k in with_branch.state_dict() if k.startswith("hypernet.")]
     assert hyper_keys and set(with_branch.state_dict()) - set(hyper_keys) == set(plain.state_dict())
@@ -138,7 +149,7 @@ def test_hypernas_branch_is_built_after_the_predictor():
 def test_hypernet_loss_splits_images_across_architectures():
     torch.manual_seed(0)
     space = NASBench201Space(cells_per_stage=1)
-    model = HyperNAS(space.num_node_types, 16, 2, proxy=ProxyConfig(C=4, N=1))
+    model = HyperNAS(space.num_node_types, 16, 2, space=space, network_size={"C": 4, "N": 1})
     batch = Batch.from_data_list([arch_to_data(a, space) for a in (ARCH, NO_CONV)])
     node = model.encode(batch).node
     images, labels = torch.randn(6, 3, 8, 8), torch.arange(6)

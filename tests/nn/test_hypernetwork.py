@@ -9,9 +9,9 @@ from torch_geometric.data import Batch
 from hypernas_pyg.data import arch_to_data
 from hypernas_pyg.nn import CellSequenceEncoder
 from hypernas_pyg.nn.hypernetwork import HyperNetwork
-from hypernas_pyg.nn.weight_generation import generated_state, kernel_shapes
+from hypernas_pyg.nn.weight_generation import generated_state as _generated_state
 from hypernas_pyg.spaces import NASBench201Space
-from hypernas_pyg.target.nb201_network import NASBench201Network
+from hypernas_pyg.spaces import NASBench201Network
 
 # Every conv lies on an input-output path, so every head gets a gradient.
 ARCH = ("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|"
@@ -26,6 +26,20 @@ def encode(arch, N, hidden=16):
     b = Batch.from_data_list([data])
     out = enc(b.x, b.edge_index, b.cell_pos, b.batch, b.rev_edge_index, b.num_graphs)
     return enc, data, out.node
+
+
+def kernel_shapes(net):
+    """Every kernel shape at the network's width (the space's list)."""
+    return NASBench201Space().kernel_shapes(C=net.C, N=net.N)
+
+
+def generated_state(net, feats, cell_pos, hyper, op=None, prune=True):
+    """Kernels of ``net`` from features of a graph of ``net``'s own skeleton."""
+    space = NASBench201Space(cells_per_stage=net.N, prune=prune)
+    arch = net.arch_str
+    return _generated_state(space.kernel_slots(arch, net), feats, cell_pos, hyper,
+                            cells=space.cell_sequence(arch), op=op,
+                            node_type_index=space.node_type_index, arch=arch)
 
 
 def kernel_hyper(net):
@@ -143,6 +157,8 @@ def test_bad_node_layout_raises():
     net2 = NASBench201Network.from_arch(ARCH, C=4, N=2)
     with pytest.raises(ValueError, match="expected 8 cells"):
         generated_state(net2, feats, data.cell_pos, kernel_hyper(net2), prune=False)
+    with pytest.raises(ValueError, match=r"cells_per_stage must be an int in 1\.\.1"):
+        NASBench201Space(cells_per_stage=1).kernel_slots(ARCH, net2)
     with pytest.raises(ValueError, match="cell_pos"):
         generated_state(net, feats, data.cell_pos[:-1], hyper, prune=False)
     # Features of another architecture are caught when node types are given.

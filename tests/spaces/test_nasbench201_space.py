@@ -143,3 +143,37 @@ def test_space_resolver():
     with pytest.raises(ValueError, match="nasbench201"):
         space_resolver("nasbench999")
     assert issubclass(NASBench201Space, SearchSpace)
+
+
+def test_proxy_cell_positions():
+    space = NASBench201Space(cells_per_stage=5)
+    pos = space.proxy_cell_positions(1)
+    assert len(pos) == 17
+    assert [p for p in pos if p >= 0] == [0, 1, 2, 3, 4]
+    assert [i for i, p in enumerate(pos) if p >= 0] == [0, 5, 6, 11, 12]
+    assert space.proxy_cell_positions(5) == tuple(range(17))
+    two = space.proxy_cell_positions(2)
+    assert [i for i, p in enumerate(two) if p >= 0] == [0, 1, 5, 6, 7, 11, 12, 13]
+    with pytest.raises(ValueError, match="cells_per_stage must be an int in 1..5"):
+        space.proxy_cell_positions(6)
+
+
+def test_network_sizes():
+    space = NASBench201Space(cells_per_stage=2)
+    assert space.network_size(None) == {"C": 8, "N": 1}
+    assert space.network_size({"C": 4}) == {"C": 4, "N": 1}
+    with pytest.raises(ValueError, match="exceeds the cells per stage"):
+        NASBench201Space(cells_per_stage=2).network_size("full")
+    with pytest.raises(ValueError, match=r"Unknown network size key\(s\) \['depth'\]"):
+        space.network_size({"depth": 2})
+    with pytest.raises(ValueError, match="Unknown network size 'huge'"):
+        space.network_size("huge")
+    with pytest.raises(ValueError, match="network size C must be an integer >= 1"):
+        space.network_size({"C": 0})
+
+
+def test_config_round_trip_and_equality():
+    space = NASBench201Space(cells_per_stage=3, prune=False)
+    assert NASBench201Space(**space.get_config()) == space
+    assert space != NASBench201Space(cells_per_stage=3)
+    assert repr(space) == "NASBench201Space(cells_per_stage=3, prune=False)"

@@ -1,7 +1,7 @@
 """The HyperNAS network: shared cell-sequence encoder, accuracy regressor, hypernetwork branch."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -11,7 +11,7 @@ from torch_geometric.nn import MLP
 
 from hypernas_pyg.nn.models.cell_sequence_encoder import CellSequenceEncoder, EncoderOutput
 from hypernas_pyg.nn.models.hypernet_branch import HypernetBranch
-from hypernas_pyg.target.proxy import ProxyConfig
+from hypernas_pyg.spaces.search_space import SearchSpace
 
 
 class HyperNAS(Module):
@@ -19,7 +19,7 @@ class HyperNAS(Module):
     optionally with the hypernetwork branch of the auxiliary task.
 
     :meth:`forward` is the predictor alone (encoder and regressor); the
-    hypernetwork branch (:attr:`hypernet`, built only when ``proxy`` is given)
+    hypernetwork branch (:attr:`hypernet`, built only when ``space`` is given)
     is used by :meth:`hypernet_loss` during training and never at prediction time.
 
     Args:
@@ -32,11 +32,13 @@ class HyperNAS(Module):
         dropout: Dropout in the encoder and the regressor.
         regressor_layers: Layers of the regressor MLP.
         pool: Cell readout of the encoder.
-        proxy: Proxy target network of the hypernetwork task; ``None`` builds
-            no hypernetwork branch (the predictor-only variants).
-        hypernet_channels: Width of the hypernetwork trunk (with ``proxy``).
-        prune_cells: The input graphs hold pruned cells (with ``proxy``: the
-            hypernetwork branch then runs each architecture's pruned form).
+        space: The search space of the hypernetwork task's networks (one with a
+            network side); ``None`` builds no hypernetwork branch (the
+            predictor-only variants).
+        network_size: Size of those networks (see
+            :meth:`~hypernas_pyg.spaces.NetworkSpace.network_size`; with ``space``).
+        num_classes: Classes of the auxiliary image data (with ``space``).
+        hypernet_channels: Width of the hypernetwork trunk (with ``space``).
 
     Shapes:
         - **input:** an :class:`~hypernas_pyg.data.ArchData` batch
@@ -46,8 +48,9 @@ class HyperNAS(Module):
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
                  conv: Union[str, Module] = "bigcn", context: str = "preceding",
                  max_cells: int = 32, dropout: float = 0.0, regressor_layers: int = 2,
-                 pool: str = "mean", proxy: Optional[ProxyConfig] = None,
-                 hypernet_channels: int = 64, prune_cells: bool = True) -> None:
+                 pool: str = "mean", space: Optional[SearchSpace] = None,
+                 network_size: Union[None, str, Mapping[str, Any]] = None,
+                 num_classes: int = 10, hypernet_channels: int = 64) -> None:
         super().__init__()
         self.encoder = CellSequenceEncoder(in_channels, hidden_channels, num_layers, conv=conv,
                                            context=context, max_cells=max_cells,
@@ -56,9 +59,10 @@ class HyperNAS(Module):
         self.regressor = MLP(channels, dropout=dropout, norm=None)
         # Built after the predictor, so the predictor's initialisation does not depend on it.
         self.hypernet: Optional[HypernetBranch] = None
-        if proxy is not None:
-            self.hypernet = HypernetBranch(hidden_channels, C=proxy.C, N=proxy.N,
-                                           hidden_channels=hypernet_channels, prune=prune_cells)
+        if space is not None:
+            self.hypernet = HypernetBranch(space, hidden_channels, network_size,
+                                           num_classes=num_classes,
+                                           hidden_channels=hypernet_channels)
 
     def reset_parameters(self) -> None:
         self.encoder.reset_parameters()
@@ -101,7 +105,7 @@ class HyperNAS(Module):
         """
         if self.hypernet is None:
             raise RuntimeError("this HyperNAS model has no hypernetwork branch (built without "
-                               "a proxy config)")
+                               "a space)")
         if not 1 <= len(graphs) <= labels.numel():
             raise ValueError(f"need between 1 and {labels.numel()} graphs (one image each at "
                              f"least), got {len(graphs)}")

@@ -1,4 +1,4 @@
-"""The hypernetwork auxiliary task: CIFAR-10 batches, its loss and its validation accuracy."""
+"""The hypernetwork auxiliary task: image batches, its loss and its validation accuracy."""
 from __future__ import annotations
 
 import logging
@@ -11,10 +11,10 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from hypernas_pyg.data.arch_data import arch_to_data
-from hypernas_pyg.datasets.cifar10 import CIFAR10Images
+from hypernas_pyg.datasets.images import image_dataset_resolver
 from hypernas_pyg.nn.models.hypernas import HyperNAS
 from hypernas_pyg.spaces.search_space import SearchSpace
-from hypernas_pyg.target.proxy import ProxyConfig
+from hypernas_pyg.training.auxiliary_config import AuxiliaryConfig
 
 logger = logging.getLogger(__name__)
 
@@ -40,42 +40,46 @@ def held_out_archs(space: SearchSpace, exclude: Sequence[str], num: int, seed: i
 
 
 class AuxiliaryTask:
-    r"""CIFAR-10 data of the hypernetwork task, its training loss and validation accuracy.
+    r"""Image data of the hypernetwork task, its training loss and validation accuracy.
 
-    Training images come from the ``train`` split of
-    :class:`~hypernas_pyg.datasets.CIFAR10Images` (a random subset of
-    ``proxy.train_images`` when set), validation images from the disjoint
-    ``heldout`` split (``proxy.heldout_images``), both resized to
-    ``proxy.image_size``.
+    The images come from the data set ``config.dataset`` names
+    (:func:`~hypernas_pyg.datasets.image_dataset_resolver`; CIFAR-10 today):
+    training images from its ``train`` split (a random subset of
+    ``config.train_images`` when set), validation images from the disjoint
+    ``heldout`` split (``config.heldout_images``), both resized to
+    ``config.image_size``.
 
     Args:
-        root: CIFAR-10 cache directory (see :class:`CIFAR10Images`).
-        proxy: The proxy settings.
+        root: Cache directory of the image data set.
+        config: The auxiliary-data settings.
         seed: Seed of the image subsets.
         device: Device the image batches are moved to.
 
     Raises:
-        ValueError: when ``proxy.batch_size`` exceeds the training images.
-        FileNotFoundError: when the CIFAR-10 raw file cannot be obtained.
+        ValueError: for an unknown data set, or when ``config.batch_size``
+            exceeds the training images.
+        FileNotFoundError: when the image data cannot be obtained.
     """
 
-    def __init__(self, root: str, proxy: ProxyConfig, seed: int = 0,
+    def __init__(self, root: str, config: AuxiliaryConfig, seed: int = 0,
                  device: Union[str, torch.device] = "cpu") -> None:
-        self.proxy = proxy
+        self.config = config
         self.device = torch.device(device)
-        self.train = CIFAR10Images(root, split="train", subset=proxy.train_images, seed=seed,
-                                   image_size=proxy.image_size, log=False)
-        self.heldout = CIFAR10Images(root, split="heldout", subset=proxy.heldout_images,
-                                     seed=seed, image_size=proxy.image_size, log=False)
-        if proxy.batch_size > len(self.train):
-            raise ValueError(f"proxy.batch_size={proxy.batch_size} exceeds the "
+        images = image_dataset_resolver(config.dataset)
+        self.train = images(root, split="train", subset=config.train_images, seed=seed,
+                            image_size=config.image_size, log=False)
+        self.heldout = images(root, split="heldout", subset=config.heldout_images,
+                              seed=seed, image_size=config.image_size, log=False)
+        self.num_classes = self.train.num_classes
+        if config.batch_size > len(self.train):
+            raise ValueError(f"aux.batch_size={config.batch_size} exceeds the "
                              f"{len(self.train)} training images of the auxiliary task")
         self._heldout: Optional[tuple[Tensor, Tensor]] = None
         self._seed = seed
 
     def loss(self, model: HyperNAS, batch: Batch, node: Tensor,
              generator: torch.Generator) -> Tensor:
-        """Mean cross-entropy over ``proxy.aux_steps`` image batches.
+        """Mean cross-entropy over ``config.aux_steps`` image batches.
 
         Each image batch is classified by the proxy network of one
         architecture of ``batch`` drawn at random with ``generator`` (which
@@ -88,12 +92,12 @@ class AuxiliaryTask:
             generator: Random number generator of the draws.
         """
         total = node.new_zeros(())
-        for _ in range(self.proxy.aux_steps):
+        for _ in range(self.config.aux_steps):
             g = int(torch.randint(batch.num_graphs, (1,), generator=generator))
-            images, labels = self.train.sample_batch(self.proxy.batch_size, generator=generator,
+            images, labels = self.train.sample_batch(self.config.batch_size, generator=generator,
                                                      device=self.device)
             total = total + model.hypernet_loss(batch, node, images, labels, [g])
-        return total / self.proxy.aux_steps
+        return total / self.config.aux_steps
 
     def _validation_batches(self) -> tuple[Tensor, Tensor]:
         """The transformed held-out images and labels, in a fixed random order.
@@ -115,13 +119,13 @@ class AuxiliaryTask:
         The architectures are encoded with ``model`` in its current mode (call
         ``model.eval()`` first). BatchNorm uses the statistics of each
         evaluation batch; the held-out images, shuffled once with the task's
-        seed, are split into near-equal batches of at most ``proxy.batch_size``.
+        seed, are split into near-equal batches of at most ``config.batch_size``.
         """
         hypernet = model.hypernet
         if hypernet is None:
             raise RuntimeError("the model has no hypernetwork branch")
         images, labels = self._validation_batches()
-        chunks = math.ceil(len(labels) / self.proxy.batch_size)
+        chunks = math.ceil(len(labels) / self.config.batch_size)
         batch = Batch.from_data_list([arch_to_data(a, space) for a in archs]).to(self.device)
         node = model.encode(batch).node
         correct = 0

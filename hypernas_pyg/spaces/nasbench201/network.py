@@ -6,7 +6,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from hypernas_pyg.spaces.nasbench201 import NB201_EDGES, NB201_OPS, NASBench201Space
+from hypernas_pyg.spaces.nasbench201.ops import NB201_EDGES, NB201_OPS
 
 
 class ReLUConvBN(nn.Module):
@@ -157,7 +157,7 @@ class NASBench201Network(nn.Module):
     table's 6 decimals for every listed architecture (724 on CIFAR-10 with
     ``num_classes=10``; also CIFAR-100 with 100, ImageNet16-120 with 120).
     Dropping the BatchNorm or classifier parameters breaks the match. FLOPs:
-    :func:`hypernas_pyg.target.flops.count_flops`.
+    :func:`hypernas_pyg.spaces.counting.count_flops`.
 
     Example::
 
@@ -247,11 +247,13 @@ class NASBench201Network(nn.Module):
         Raises:
             ValueError: for a malformed string or an unknown op.
         """
+        from hypernas_pyg.spaces.nasbench201.space import NASBench201Space
         return cls(NASBench201Space().parse(arch_str), **kwargs)
 
     @property
     def arch_str(self) -> str:
         """The arch string of this network's cell."""
+        from hypernas_pyg.spaces.nasbench201.space import NASBench201Space
         return NASBench201Space().to_string(self.ops)
 
     @property

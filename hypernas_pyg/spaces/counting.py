@@ -102,7 +102,7 @@ def count_flops(model: nn.Module, input_size: Sequence[int] = (1, 3, 32, 32)) ->
     This is the torchstat rule set that NASLib's zero-cost ``flops`` proxy
     reads from ``tensorwatch.ModelStats`` (batch 1). With it,
     ``count_flops(net) / 1e6`` of a
-    :class:`~hypernas_pyg.target.nb201_network.NASBench201Network` with
+    :class:`~hypernas_pyg.spaces.NASBench201Network` with
     ``C=16, N=5`` equals the ``flops`` score (MFLOPs) of NASLib's
     ``zc_nasbench201.json`` exactly, to its 6 decimals, for every listed
     architecture (CIFAR-10, CIFAR-100 and ImageNet16-120 at 16x16). Unlike

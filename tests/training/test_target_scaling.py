@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hypernas_pyg.target_scaling import TargetScaler
+from hypernas_pyg.training import TargetScaler
 
 
 def test_quantile_scores_are_rank_normal_and_robust_to_outliers():

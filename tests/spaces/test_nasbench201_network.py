@@ -13,8 +13,8 @@ from torch.func import functional_call
 
 from hypernas_pyg.spaces import NASBench201Space
 from hypernas_pyg.spaces.nasbench201 import NB201_EDGES, NB201_OPS, REDUCTION_OPS
-from hypernas_pyg.target.flops import count_flops
-from hypernas_pyg.target.nb201_network import OP_BUILDERS, NASBench201Network
+from hypernas_pyg.spaces.counting import count_flops
+from hypernas_pyg.spaces.nasbench201.network import OP_BUILDERS, NASBench201Network
 
 BEST = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
         "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")

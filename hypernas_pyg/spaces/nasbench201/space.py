@@ -7,16 +7,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from hypernas_pyg.spaces.nasbench201.network_side import NASBench201NetworkSide
+from hypernas_pyg.spaces.nasbench201.ops import NB201_EDGES, NB201_OPS, REDUCTION_OPS
 from hypernas_pyg.spaces.search_space import Cell, SearchSpace
-
-#: Edge ops of NAS-Bench-201, in the benchmark's own order.
-NB201_OPS: tuple[str, ...] = (
-    "none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-#: The six cell edges ``(from_node, to_node)`` in arch-string order.
-NB201_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-#: Fixed ops of the residual reduction block between stages.
-REDUCTION_OPS: tuple[str, ...] = ("res_conv3x3_s2", "res_conv3x3", "res_shortcut")
-
 
 def _ops_on_nodes_edges() -> tuple[tuple[int, int], ...]:
     """Edges of the ops-on-nodes cell graph.
@@ -37,7 +30,7 @@ def _ops_on_nodes_edges() -> tuple[tuple[int, int], ...]:
     return tuple(sorted(edges))
 
 
-class NASBench201Space(SearchSpace):
+class NASBench201Space(NASBench201NetworkSide, SearchSpace):
     """NAS-Bench-201: a 4-node cell with 6 edges, 5 ops each (15,625 archs).
 
     An architecture is written ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``: the
@@ -73,9 +66,8 @@ class NASBench201Space(SearchSpace):
         self.cells_per_stage = cells_per_stage
         self.prune = prune
 
-    def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}(cells_per_stage={self.cells_per_stage}, "
-                f"prune={self.prune})")
+    def get_config(self) -> dict:
+        return {"cells_per_stage": self.cells_per_stage, "prune": self.prune}
 
     # ---------------------------------------------------------------- strings
     def parse(self, arch: str) -> tuple[str, ...]:
@@ -121,6 +113,18 @@ class NASBench201Space(SearchSpace):
             groups.append("|".join(f"{ops[k + j]}~{j}" for j in range(node)))
             k += node
         return "|" + "|+|".join(groups) + "|"
+
+    def features(self, arch: str) -> np.ndarray:
+        """The one-hot encoding of the six edge ops (30 entries).
+
+        Edge ``k`` (arch-string order) taking op ``NB201_OPS[j]`` sets entry
+        ``k * 5 + j``: the feature vector of tabular baselines such as
+        gradient-boosted trees.
+        """
+        out = np.zeros(self.num_edges * len(NB201_OPS), dtype=np.float32)
+        out[[k * len(NB201_OPS) + NB201_OPS.index(op)
+             for k, op in enumerate(self.parse(arch))]] = 1.0
+        return out
 
     def all_archs(self) -> Iterator[str]:
         """Every architecture once, in lexicographic op-index order (not the benchmark's index)."""
