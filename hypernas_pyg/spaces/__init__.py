@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any, Mapping, Union
 
 from hypernas_pyg.spaces.counting import count_flops
+from hypernas_pyg.spaces.nasbench101 import NASBench101Network, NASBench101Space
 from hypernas_pyg.spaces.nasbench201 import NASBench201Network, NASBench201Space
 from hypernas_pyg.spaces.search_space import Cell, KernelSlot, NetworkSpace, SearchSpace
 
 #: Registered search spaces by name.
-SPACES: dict[str, type[SearchSpace]] = {NASBench201Space.name: NASBench201Space}
+SPACES: dict[str, type[SearchSpace]] = {NASBench201Space.name: NASBench201Space,
+                                        NASBench101Space.name: NASBench101Space}
 
 SpaceLike = Union[str, Mapping[str, Any], SearchSpace]
 
@@ -56,5 +58,5 @@ def space_config(space: SearchSpace) -> dict[str, Any]:
     return {"name": space.name, **space.get_config()}
 
 
-__all__ = ["Cell", "KernelSlot", "NetworkSpace", "SearchSpace", "NASBench201Space",
-           "NASBench201Network", "SPACES", "count_flops", "space_config", "space_resolver"]
+__all__ = ["Cell", "KernelSlot", "NetworkSpace", "SearchSpace", "NASBench101Network",
+           "NASBench101Space", "NASBench201Space", "NASBench201Network", "SPACES", "count_flops", "space_config", "space_resolver"]
