@@ -398,3 +398,30 @@ def test_frozen_regressor_warns_when_the_encoder_has_collapsed():
     with torch.no_grad():
         pred = model.regressor(model.encode(batch).graph).view(-1)
     assert torch.unique(pred).numel() == 1  # the collapse the warning announces
+
+
+# ------------------------------------------------------------ another space
+@pytest.mark.parametrize("variant", ["np", "hypernas-p", "hypernas-h", "hypernas"])
+def test_every_variant_runs_on_nasbench101(cifar_root, tmp_path, variant):
+    """The same estimator and hypernetwork branch, with NAS-Bench-101's networks."""
+    from hypernas_pyg.spaces import NASBench101Space
+    space = NASBench101Space(max_vertices=5)  # enumerates in a fraction of a second
+    archs = space.sample(16, np.random.default_rng(0))
+    y = np.array([80.0 + space.parse(a).ops.count("conv3x3-bn-relu") for a in archs])
+    hyper = variant in ("hypernas", "hypernas-h")
+    kw = dict(epochs=2, hidden_channels=16, num_layers=1, batch_size=8, progress=False,
+              space=space, variant=variant)
+    if hyper:
+        kw.update(aux=TINY, aux_root=cifar_root, proxy={"stem_channels": 8})
+    model = HyperNASPredictor(**kw).fit(archs, y)
+    pred = model.predict(archs)
+    assert pred.shape == (16,) and np.isfinite(pred).all()
+    model.save(str(tmp_path / "nb101.pt"))
+    loaded = HyperNASPredictor.load(str(tmp_path / "nb101.pt"))
+    assert loaded.space_ == space
+    np.testing.assert_array_equal(loaded.predict(archs), pred)
+    if hyper:
+        assert 0.0 <= model.hyper_val_acc_ <= 1.0
+        net = space.build_network(archs[0], **model.network_size_)
+        net.load_state_dict(model.generate_weights(archs[0]))  # strict: the real network's keys
+        assert model.network_size_ == {"stem_channels": 8, "num_stacks": 3, "cells_per_stack": 1}
