@@ -54,3 +54,25 @@ def test_options_of_another_benchmark_are_rejected(capsys):
     assert main(["evaluate", "--benchmark", "nasbench201", "--subset", "naslib500",
                  "--train-size", "20"]) == 2
     assert "benchmark 'nasbench201' takes no --subset option" in capsys.readouterr().err
+
+
+def test_evaluate_nasbench101_naslib500(tmp_path, capsys):
+    """The same command and JSON keys on the second benchmark (its 500-cell subset)."""
+    import os
+    if not os.environ.get("HYPERNAS_MIRROR"):
+        pytest.skip("HYPERNAS_MIRROR is not set: the NAS-Bench-101 files are unavailable")
+    out = tmp_path / "nb101.json"
+    code = main(["evaluate", "--benchmark", "nasbench101", "--subset", "naslib500",
+                 "--root", str(tmp_path / "nb101"), "--train-size", "50", "--variant", "np",
+                 "--epochs", "3", "--hidden-channels", "8", "--json", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    for key in ("kendall_tau", "kendall_tau_heldout", "spearman", "precision_at_10",
+                "fit_seconds", "predict_seconds", "num_archs", "args", "config", "hardware"):
+        assert key in result
+    assert result["num_archs"] == 500
+    assert result["space"] == {"name": "nasbench101", "max_vertices": 7, "max_edges": 9}
+    assert "NASBench101(500" in capsys.readouterr().out
+    assert main(["evaluate", "--benchmark", "nasbench101", "--no-prune-cells",
+                 "--train-size", "20"]) == 2
+    assert "benchmark 'nasbench101' takes no --prune-cells option" in capsys.readouterr().err
