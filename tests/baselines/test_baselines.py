@@ -87,3 +87,16 @@ def test_random_predictor_is_seeded_and_uninformative(nb201):
 def test_gbdt_ranks_nb201_above_chance(nb201):
     r = evaluate_ranking(OneHotGBDTPredictor(n_estimators=200, learning_rate=0.05), nb201, 156, 0)
     assert r["kendall_tau"] > 0.4
+
+
+def test_gbdt_on_nasbench101_features():
+    """The same baseline on another space: its flat features (adjacency bits, vertex ops)."""
+    from hypernas_pyg.spaces import NASBench101Space
+    space = NASBench101Space(max_vertices=5)
+    rng = np.random.default_rng(0)
+    archs = space.sample(300, rng)
+    y = [float(space.parse(a).ops.count("conv3x3-bn-relu")) for a in archs]
+    model = OneHotGBDTPredictor(space, n_estimators=100, learning_rate=0.1, max_depth=3)
+    pred = model.fit(archs, y).predict(archs[:50])
+    assert model.features(archs[:2]).shape == (2, 36)
+    assert np.abs(pred - np.asarray(y[:50])).max() < 0.5
