@@ -351,11 +351,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def append_row(path: str, row: dict[str, Any]) -> None:
-    """Appends one run in the file's column order; a new column rewrites the file once."""
+def append_row(path: str, row: dict[str, Any], keys: list[str] = KEYS) -> None:
+    """Appends one run in the file's column order (a new file starts with ``keys``); a new
+    column rewrites the file once."""
     frame = pd.DataFrame([row])
     if not osp.exists(path):
-        frame[KEYS + [c for c in row if c not in KEYS]].to_csv(path, index=False)
+        frame[keys + [c for c in row if c not in keys]].to_csv(path, index=False)
         return
     header = pd.read_csv(path, nrows=0).columns.tolist()
     if set(row) <= set(header):

@@ -1,0 +1,162 @@
+"""NAS-Bench-101 ranking benchmark: NP, HyperNAS-P, HyperNAS and GBDT on all 423,624 cells.
+
+Each run (method, training size, seed) is one row of a tidy CSV; rows already there are
+skipped when the script starts again, so a sweep can be stopped and continued. A
+markdown table (mean and std over seeds) and a JSON with the hardware are written next
+to the CSV.
+
+    python benchmarks/nb101_suite.py                          # the study of the issue
+    python benchmarks/nb101_suite.py --methods np --sizes 100 --seeds 0   # one run
+
+Protocol (PINAT's splits S1 / S2 / S4 / S5 are N = 100 / 172 / 424 / 4236): train on
+``N`` cells drawn with ``seed``, rank all 423,624 (and the held-out ones). Both the
+training and the evaluation target are the single-run 108-epoch CIFAR-10 test accuracy
+of the table in the mirror (no validation accuracy exists there); PINAT trains on the
+validation accuracy of the official data. Epochs shrink with ``N`` so that no fit takes
+more than about 3,000 optimisation steps (``--max-steps``): 300 epochs up to 640 cells.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import os.path as osp
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import pandas as pd
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import append_row, code_version, parse_overrides, read_results  # noqa: E402
+
+SIZES = [100, 172, 424, 4236]
+METHODS = ("np", "hypernas-p", "hypernas", "gbdt")
+#: Sizes the hypernetwork variant runs at (its fit is the slowest).
+HYPERNAS_SIZES = (100, 172, 424)
+KEYS = ["method", "train_size", "seed", "epochs"]
+
+
+def epochs_for(train_size: int, batch_size: int, max_steps: int, max_epochs: int = 300) -> int:
+    """Epochs of a fit on ``train_size`` cells: ``max_epochs``, fewer when that would take
+    more than ``max_steps`` optimisation steps."""
+    steps_per_epoch = math.ceil(train_size / batch_size)
+    return max(1, min(max_epochs, max_steps // steps_per_epoch))
+
+
+def make_estimator(method: str, seed: int, epochs: int, overrides: dict[str, Any]):
+    if method == "gbdt":
+        from hypernas_pyg.baselines import OneHotGBDTPredictor
+        return OneHotGBDTPredictor(seed=seed)
+    from hypernas_pyg import HyperNASPredictor
+    return HyperNASPredictor(variant=method, seed=seed, epochs=epochs, progress=False,
+                             **overrides)
+
+
+def _run(job: dict) -> dict:
+    import torch
+    torch.set_num_threads(job.pop("threads"))
+    from hypernas_pyg.datasets import NASBench101
+    from hypernas_pyg.evaluation import evaluate_ranking
+
+    overrides = job.pop("overrides")
+    dataset = NASBench101(job.pop("root"), log=False)
+    estimator = make_estimator(job["method"], job["seed"], job["epochs"], overrides)
+    result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
+    row = {**job, **result, "threads": torch.get_num_threads(),
+           "config": json.dumps(estimator.get_params() if job["method"] == "gbdt"
+                                else estimator.config(), sort_keys=True, default=str),
+           "overrides": json.dumps(overrides, sort_keys=True)}
+    if row["loss_weights"] is not None:
+        row["loss_weights"] = json.dumps(row["loss_weights"], sort_keys=True)
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                   for k, v in row.items() if k != "config"), flush=True)
+    return row
+
+
+def summarise(df: pd.DataFrame) -> str:
+    g = df.groupby(["method", "train_size"], sort=True)
+    table = g.agg(tau=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
+                  heldout=("kendall_tau_heldout", "mean"), seeds=("seed", "nunique"),
+                  epochs=("epochs", "first"), fit_s=("fit_seconds", "mean"),
+                  predict_s=("predict_seconds", "mean"),
+                  hyper=("hyper_val_acc", "mean")).reset_index()
+    lines = ["| method | N | epochs | Kendall tau (all) | held-out | seeds | fit s | "
+             "predict s | hypernet val acc |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        std = "-" if pd.isna(r.tau_std) else f"{r.tau_std:.3f}"
+        hyper = "-" if pd.isna(r.hyper) else f"{r.hyper:.3f}"
+        lines.append(f"| {r.method} | {r.train_size} | {r.epochs} | {r.tau:.3f} ± {std} | "
+                     f"{r.heldout:.3f} | {r.seeds} | {r.fit_s:.1f} | {r.predict_s:.1f} | "
+                     f"{hyper} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="benchmarks/results/nb101_suite.csv")
+    p.add_argument("--root", default=osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg",
+                                              "nasbench101"))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--sizes", nargs="+", type=int, default=SIZES)
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--max-steps", type=int, default=3000,
+                   help="at most this many optimisation steps per fit (fewer epochs at large N)")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="HyperNASPredictor overrides as JSON values, e.g. aux_root='\"/c\"'")
+    p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
+    args = p.parse_args(argv)
+    overrides = parse_overrides(p, args.set)
+
+    done = (pd.read_csv(args.out, dtype=str, keep_default_na=False) if osp.exists(args.out)
+            else pd.DataFrame(columns=KEYS))
+    finished = {tuple(r) for r in done[KEYS].itertuples(index=False)}
+    jobs, commit = [], code_version()
+    for size in args.sizes:
+        for seed in args.seeds:
+            for method in args.methods:
+                if method == "hypernas" and size not in HYPERNAS_SIZES:
+                    continue
+                epochs = 0 if method == "gbdt" else epochs_for(size, 64, args.max_steps)
+                if (method, str(size), str(seed), str(epochs)) in finished:
+                    continue
+                opts = {} if method == "gbdt" else {
+                    k: v for k, v in overrides.items()
+                    if method == "hypernas" or k not in ("aux_root", "proxy", "aux")}
+                jobs.append({"method": method, "train_size": size, "seed": seed,
+                             "epochs": epochs, "root": args.root, "threads": args.threads,
+                             "overrides": opts, "commit": commit})
+    print(f"{len(jobs)} runs to do, {len(finished)} already in {args.out}", flush=True)
+    if args.dry_run:
+        for j in jobs:
+            print(j["method"], j["train_size"], j["seed"], j["epochs"])
+        return 0
+    from hypernas_pyg.datasets import NASBench101
+    NASBench101(args.root, log=False)  # process once before the workers start
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+    jobs.sort(key=lambda j: (j["method"] == "hypernas", j["train_size"]))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
+        for row in pool.map(_run, jobs):
+            append_row(args.out, row, KEYS)
+    write_summary(args.out, args.workers)
+    return 0
+
+
+def write_summary(path: str, workers: int) -> None:
+    from hypernas_pyg.evaluation import hardware
+    summary = summarise(read_results(path))
+    stem = osp.splitext(path)[0]
+    with open(stem + ".md", "w") as f:
+        f.write(summary)
+    with open(stem + ".hardware.json", "w") as f:
+        json.dump({**hardware(), "cpu_count": os.cpu_count(), "workers": workers}, f, indent=2)
+    print(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
