@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 import logging
-import numbers
 import os.path as osp
 import sys
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
-from torch_geometric.data import Batch, Dataset, InMemoryDataset
-from torch_geometric.loader import DataLoader
+from torch_geometric.data import Batch, Dataset
 
-from hypernas_pyg.atomic_file import atomic_file
+from hypernas_pyg.checkpoint import read_checkpoint, write_checkpoint
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.data.collate import collate_in_memory
-from hypernas_pyg.data.inputs import resolve_space, training_targets
+from hypernas_pyg.data.inputs import as_graphs, iter_batches, resolve_space, training_targets
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.estimator import NotFittedError, ParamsMixin
 from hypernas_pyg.nn.conv import CONVS
@@ -27,6 +24,7 @@ from hypernas_pyg.spaces import SearchSpace, space_config, space_resolver
 from hypernas_pyg.training import (TASKS, AuxiliaryConfig, AuxiliaryTask, TargetScaler,
                                    aux_resolver, fit_multi_task, fit_regression, held_out_archs)
 from hypernas_pyg.training.target_scaling import SCALINGS
+from hypernas_pyg.validation import check_choice, check_int, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -47,17 +45,8 @@ VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
 HYPERNET_VARIANTS: tuple[str, ...] = ("hypernas-h", "hypernas")
 #: Preference coefficient of the ``hypernas`` variant's loss when none is given.
 DEFAULT_Q = 1.5
-CHECKPOINT_FORMAT = 2
 
 ArchInput = Union[Dataset, Sequence[ArchData], Sequence[str]]
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class HyperNASPredictor(ParamsMixin):
@@ -195,15 +184,11 @@ class HyperNASPredictor(ParamsMixin):
         Raises:
             ValueError: naming the first bad argument, its value and what is allowed.
         """
-        if self.variant not in VARIANTS:
-            raise ValueError(f"Unknown variant {self.variant!r}; choose one of: "
-                             f"{', '.join(VARIANTS)}")
-        if not isinstance(self.encoder, nn.Module) and self.encoder not in CONVS:
-            raise ValueError(f"Unknown encoder {self.encoder!r}; choose one of: "
-                             f"{', '.join(CONVS)} (or pass a module)")
-        if self.context is not None and self.context not in CONTEXTS:
-            raise ValueError(f"Unknown context {self.context!r}; choose one of: "
-                             f"{', '.join(CONTEXTS)} (or None)")
+        check_choice("variant", self.variant, VARIANTS)
+        if not isinstance(self.encoder, nn.Module):
+            check_choice("encoder", self.encoder, CONVS, " (or pass a module)")
+        if self.context is not None:
+            check_choice("context", self.context, CONTEXTS, " (or None)")
         hyper = self.variant in HYPERNET_VARIANTS
         if self.q is not None and self.variant != "hypernas":
             raise ValueError(f"q is the preference coefficient of the 'hypernas' variant's "
@@ -217,25 +202,15 @@ class HyperNASPredictor(ParamsMixin):
                         f"{', '.join(HYPERNET_VARIANTS)}; variant {self.variant!r} has none, "
                         f"so leave {name}=None")
         for name in ("hidden_channels", "num_layers", "epochs", "batch_size", "ensemble"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if not _is_real(self.lr) or not np.isfinite(self.lr) or not self.lr > 0:
-            raise ValueError(f"lr must be a finite positive number, got {self.lr!r}")
-        if not _is_real(self.weight_decay) or not np.isfinite(self.weight_decay) \
-                or self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be a finite non-negative number, "
-                             f"got {self.weight_decay!r}")
-        if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
-        if self.target_scaling not in SCALINGS:
-            raise ValueError(f"Unknown target_scaling {self.target_scaling!r}; choose one "
-                             f"of: {', '.join(SCALINGS)}")
-        if self.q is not None and (not _is_real(self.q) or not np.isfinite(self.q)
-                                   or self.q <= 0):
-            raise ValueError(f"q must be a finite positive number, got {self.q!r}")
+            check_int(name, getattr(self, name))
+        check_int("seed", self.seed, minimum=0)
+        check_int("aux_archs", self.aux_archs, minimum=2, allow_none=True)
+        check_real("lr", self.lr, strict=True)
+        check_real("q", self.q, strict=True, allow_none=True)
+        check_real("weight_decay", self.weight_decay)
+        check_real("rank_weight", self.rank_weight)
+        check_real("dropout", self.dropout, maximum=1.0)
+        check_choice("target_scaling", self.target_scaling, SCALINGS)
         if self.progress is not None and not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
         try:
@@ -245,13 +220,6 @@ class HyperNASPredictor(ParamsMixin):
                              "(e.g. 'cpu', 'cuda', 'cuda:1')") from None
         if self.aux_root is not None and not isinstance(self.aux_root, str):
             raise ValueError(f"aux_root must be a directory path or None, got {self.aux_root!r}")
-        if self.aux_archs is not None and (not _is_int(self.aux_archs) or self.aux_archs < 2):
-            raise ValueError(f"aux_archs must be None or an integer of at least 2, "
-                             f"got {self.aux_archs!r}")
-        if not _is_real(self.rank_weight) or not np.isfinite(self.rank_weight) \
-                or self.rank_weight < 0:
-            raise ValueError(f"rank_weight must be a finite non-negative number, "
-                             f"got {self.rank_weight!r}")
         if hyper:
             aux_resolver(self.aux)
         if self.space is not None:
@@ -317,31 +285,6 @@ class HyperNASPredictor(ParamsMixin):
                         network_size=self.proxy if hyper else None, num_classes=num_classes)
 
     # ------------------------------------------------------------ data
-    def _as_data(self, archs: ArchInput, space: SearchSpace) -> Any:
-        if isinstance(archs, str):
-            raise ValueError(f"archs must be a dataset or a list of architectures, got the "
-                             f"single string {archs!r}; wrap it in a list")
-        if archs is None:
-            raise ValueError("archs must be a dataset or a list of architectures, got None")
-        if isinstance(archs, Dataset):
-            data_space = getattr(archs, "space", None)
-            if data_space is not None and data_space != space:
-                raise ValueError(f"the dataset's graphs were built with {data_space!r}, but "
-                                 f"this predictor encodes {space!r}; load the dataset with "
-                                 "the same space")
-            if len(archs) == 0:
-                raise ValueError("no architectures given")
-            return archs
-        items = list(archs)
-        if len(items) == 0:
-            raise ValueError("no architectures given")
-        if all(isinstance(a, str) for a in items):
-            return [arch_to_data(a, space) for a in items]
-        if all(isinstance(a, ArchData) for a in items):
-            return items
-        kinds = sorted({type(a).__name__ for a in items})
-        raise TypeError(f"architectures must be all strings or all ArchData, got {kinds}")
-
     def _progress(self) -> bool:
         return self.progress if self.progress is not None else sys.stderr.isatty()
 
@@ -361,7 +304,7 @@ class HyperNASPredictor(ParamsMixin):
         """
         self.validate_params()
         space = resolve_space(self.space, archs)
-        data = self._as_data(archs, space)
+        data = as_graphs(archs, space)
         t = torch.as_tensor(training_targets(data, len(data), y), dtype=torch.float32)
         if len(data) < 2:
             raise ValueError(f"need at least 2 architectures to fit, got {len(data)}")
@@ -375,15 +318,9 @@ class HyperNASPredictor(ParamsMixin):
             d = d.clone()
             d.target = target.view(1)
             data_list.append(d)
-        self.space_ = space
-        self.device_ = torch.device(self.device)
-        self.q_ = (float(self.q) if self.q is not None else DEFAULT_Q) \
-            if self.variant == "hypernas" else None
+        self._set_fitted_config(space)
         self.scaler_ = scaler
-        self.loss_ = self.hyper_val_acc_ = self.hyper_val_archs_ = self.loss_weights_ = None
         if hyper:
-            self.network_size_ = space.network_size(self.proxy)
-            self.aux_ = aux_resolver(self.aux)
             self._check_hypernet_data(data_list)
         members = []
         for k in range(self.ensemble):
@@ -475,27 +412,12 @@ class HyperNASPredictor(ParamsMixin):
         node = model.encode(batch).node
         return model.hypernet.network_state_dict(data.arch, node, batch.cell_pos, batch.op)
 
-    def _batches(self, archs: ArchInput, batch_size: int) -> Iterator[Batch]:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        data = self._as_data(archs, self.space_)
-        if isinstance(data, InMemoryDataset) and data.transform is None and \
-                all(k in data.slices for k in ("x", "edge_index", "rev_edge_index", "cell_pos")):
-            for start in range(0, len(data), batch_size):
-                index = torch.arange(start, min(start + batch_size, len(data)))
-                yield collate_in_memory(data, index).to(self.device_)
-        else:
-            loader = DataLoader(data, batch_size=batch_size, shuffle=False,
-                                exclude_keys=["arch", "arch_id", "y"])
-            for batch in loader:
-                yield batch.to(self.device_)
-
     @torch.inference_mode()
     def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
         """Predicted accuracies (in the units of the training targets), one per architecture."""
         self._check_fitted()
         out = []
-        for batch in self._batches(archs, batch_size):
+        for batch in iter_batches(as_graphs(archs, self.space_), batch_size, self.device_):
             scaled = self.members_[0](batch)
             for member in self.members_[1:]:
                 scaled = scaled + member(batch)
@@ -508,15 +430,27 @@ class HyperNASPredictor(ParamsMixin):
         first ensemble member)."""
         model = self._check_fitted()
         return torch.cat([model.encode(b, return_node=False).graph.cpu()
-                          for b in self._batches(archs, batch_size)]).numpy()
+                          for b in iter_batches(as_graphs(archs, self.space_), batch_size,
+                                               self.device_)]).numpy()
 
     # ------------------------------------------------------------ persistence
+    def _set_fitted_config(self, space: SearchSpace) -> None:
+        """The resolved settings a fitted predictor keeps (``space_``, ``device_``, ``q_``
+        and, with the hypernetwork task, ``network_size_`` and ``aux_``)."""
+        self.space_ = space
+        self.device_ = torch.device(self.device)
+        self.q_ = (float(self.q) if self.q is not None else DEFAULT_Q) \
+            if self.variant == "hypernas" else None
+        if self.variant in HYPERNET_VARIANTS:
+            self.network_size_ = space.network_size(self.proxy)
+            self.aux_ = aux_resolver(self.aux)
+        self.loss_ = self.hyper_val_acc_ = self.hyper_val_archs_ = self.loss_weights_ = None
+
     def save(self, path: str) -> None:
         """Writes config, fitted space, weights and target statistics to ``path``
         (atomically: a failed write leaves no file)."""
         self._check_fitted()
-        state = {"format": CHECKPOINT_FORMAT, "config": self.config(),
-                 "space": space_config(self.space_),
+        state = {"config": self.config(), "space": space_config(self.space_),
                  "state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()}
                                  for m in self.members_],
                  "target_scaler": self.scaler_.state_dict()}
@@ -526,52 +460,34 @@ class HyperNASPredictor(ParamsMixin):
                                     if self.loss_ is not None else None),
                 "hyper_val_acc": self.hyper_val_acc_, "hyper_val_archs": self.hyper_val_archs_,
                 "loss_weights": self.loss_weights_}
-        with atomic_file(path) as tmp, open(tmp, "wb") as f:
-            torch.save(state, f)
+        write_checkpoint(path, state)
 
     @classmethod
     def load(cls, path: str, device: Optional[str] = None) -> "HyperNASPredictor":
-        """Rebuilds a predictor saved with :meth:`save` (optionally onto another device).
-
-        Checkpoints of the first format (``space`` as a name with ``prune_cells``, one
-        ``proxy`` dict for network and images) are read too.
+        """Rebuilds a predictor saved with :meth:`save` (optionally onto another device);
+        checkpoints of the first format are read too (:mod:`hypernas_pyg.checkpoint`).
 
         Raises:
             ValueError: when ``path`` is not a checkpoint of this class.
         """
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
-            raise ValueError(f"{path} is not a HyperNASPredictor checkpoint "
-                             f"(format {CHECKPOINT_FORMAT})")
-        if state["format"] == 1:
-            state = _upgrade_checkpoint(state)
+        state = read_checkpoint(path)
         config = dict(state["config"])
         if device is not None:
             config["device"] = device
         predictor = cls.from_config(config)
         predictor.validate_params()
-        space = space_resolver(state["space"])
-        predictor.space_ = space
-        predictor.device_ = torch.device(predictor.device)
-        predictor.q_ = (float(predictor.q) if predictor.q is not None else DEFAULT_Q) \
-            if predictor.variant == "hypernas" else None
-        hyper = predictor.variant in HYPERNET_VARIANTS
-        if hyper:
-            predictor.network_size_ = space.network_size(predictor.proxy)
-            predictor.aux_ = aux_resolver(predictor.aux)
+        predictor._set_fitted_config(space_resolver(state["space"]))
         if len(state["state_dicts"]) != predictor.ensemble:
             raise ValueError(f"{path} holds {len(state['state_dicts'])} ensemble members, but "
                              f"its config says ensemble={predictor.ensemble}")
         members = []
         for member_state in state["state_dicts"]:
             with torch.random.fork_rng(devices=[]):
-                model = predictor._build_model(space)
+                model = predictor._build_model(predictor.space_)
             model.load_state_dict(member_state)
             members.append(model.to(predictor.device_).eval())
         predictor.members_ = members
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
-        predictor.loss_ = predictor.hyper_val_acc_ = predictor.hyper_val_archs_ = None
-        predictor.loss_weights_ = None
         extra = state.get("hypernet")
         if extra is not None:
             if extra["loss_state_dict"] is not None:
@@ -582,22 +498,3 @@ class HyperNASPredictor(ParamsMixin):
             predictor.hyper_val_archs_ = extra["hyper_val_archs"]
             predictor.loss_weights_ = extra["loss_weights"]
         return predictor
-
-
-#: Fields of the first checkpoint format's ``proxy`` dict that size the network.
-_V1_NETWORK_KEYS = ("C", "N")
-
-
-def _upgrade_checkpoint(state: dict[str, Any]) -> dict[str, Any]:
-    """A first-format checkpoint in the current layout (same model, same weights)."""
-    config = dict(state["config"])
-    space = {"name": config.pop("space"), "prune": config.pop("prune_cells", False)}
-    proxy = config.pop("proxy", None)
-    if proxy is not None:
-        config["proxy"] = {k: proxy[k] for k in _V1_NETWORK_KEYS}
-        config["aux"] = {k: v for k, v in proxy.items() if k not in _V1_NETWORK_KEYS}
-    if config.get("variant") != "hypernas":
-        config["q"] = None
-    config["space"] = space
-    return {**state, "format": CHECKPOINT_FORMAT, "config": config, "space": space,
-            "state_dicts": [state["state_dict"], *state.get("member_state_dicts", [])]}

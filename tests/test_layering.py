@@ -18,6 +18,7 @@ import hypernas_pyg.spaces as spaces
 ROOT = osp.dirname(hypernas_pyg.__file__)
 #: Core modules and packages (relative to the package root).
 CORE = ["nn", "training", "data", "search", "baselines", "predictor.py", "estimator.py",
+        "checkpoint.py", "validation.py",
         "evaluation.py", "metrics.py", "cli.py", "atomic_file.py",
         "datasets/raw_files.py", "datasets/images.py", "datasets/cifar10.py"]
 

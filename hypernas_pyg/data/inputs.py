@@ -1,11 +1,13 @@
 """Architecture inputs of the estimators (dataset, ArchData list or strings) as strings and targets."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from torch_geometric.data import Batch
+
     from hypernas_pyg.spaces import SearchSpace
 
 
@@ -70,3 +72,69 @@ def resolve_space(space: Any, archs: Any) -> "SearchSpace":
         raise ValueError(f"the dataset's graphs were built with {data_space!r}, but the "
                          f"estimator's space is {resolved!r}; build both with the same space")
     return resolved
+
+
+def as_graphs(archs: Any, space: "SearchSpace") -> Any:
+    """``archs`` as graphs of ``space``: a dataset (checked to be of ``space``), a list of
+    ``ArchData`` (as given) or a list of architecture strings (encoded).
+
+    Raises:
+        ValueError: for a single string, ``None``, an empty input or a dataset of
+            another space.
+        TypeError: for a list that mixes strings and graphs or holds anything else.
+    """
+    from torch_geometric.data import Dataset
+
+    from hypernas_pyg.data.arch_data import ArchData, arch_to_data
+
+    if isinstance(archs, str):
+        raise ValueError(f"archs must be a dataset or a list of architectures, got the "
+                         f"single string {archs!r}; wrap it in a list")
+    if archs is None:
+        raise ValueError("archs must be a dataset or a list of architectures, got None")
+    if isinstance(archs, Dataset):
+        data_space = getattr(archs, "space", None)
+        if data_space is not None and data_space != space:
+            raise ValueError(f"the dataset's graphs were built with {data_space!r}, but "
+                             f"this predictor encodes {space!r}; load the dataset with "
+                             "the same space")
+        if len(archs) == 0:
+            raise ValueError("no architectures given")
+        return archs
+    items = list(archs)
+    if len(items) == 0:
+        raise ValueError("no architectures given")
+    if all(isinstance(a, str) for a in items):
+        return [arch_to_data(a, space) for a in items]
+    if all(isinstance(a, ArchData) for a in items):
+        return items
+    kinds = sorted({type(a).__name__ for a in items})
+    raise TypeError(f"architectures must be all strings or all ArchData, got {kinds}")
+
+
+def iter_batches(data: Any, batch_size: int, device: Any) -> Iterator["Batch"]:
+    """Batches of the encoder's attributes, in order, on ``device``: gathered straight from
+    an ``InMemoryDataset``'s storage when it holds them (no per-graph work), else through
+    PyG's ``DataLoader``.
+
+    Raises:
+        ValueError: for a ``batch_size`` that is not a positive integer.
+    """
+    import torch
+    from torch_geometric.data import InMemoryDataset
+    from torch_geometric.loader import DataLoader
+
+    from hypernas_pyg.data.collate import collate_in_memory
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(data, InMemoryDataset) and data.transform is None and \
+            all(k in data.slices for k in ("x", "edge_index", "rev_edge_index", "cell_pos")):
+        for start in range(0, len(data), batch_size):
+            index = torch.arange(start, min(start + batch_size, len(data)))
+            yield collate_in_memory(data, index).to(device)
+    else:
+        loader = DataLoader(data, batch_size=batch_size, shuffle=False,
+                            exclude_keys=["arch", "arch_id", "y"])
+        for batch in loader:
+            yield batch.to(device)
