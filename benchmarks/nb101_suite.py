@@ -30,7 +30,8 @@ from typing import Any
 import pandas as pd
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from nb201_suite import append_row, code_version, parse_overrides, read_results  # noqa: E402
+from nb201_suite import (append_row, code_version, parse_overrides,  # noqa: E402
+                         write_summary)
 
 SIZES = [100, 172, 424, 4236]
 METHODS = ("np", "hypernas-p", "hypernas", "gbdt")
@@ -143,19 +144,8 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
         for row in pool.map(_run, jobs):
             append_row(args.out, row, KEYS)
-    write_summary(args.out, args.workers)
+    write_summary(args.out, args.workers, summarise)
     return 0
-
-
-def write_summary(path: str, workers: int) -> None:
-    from hypernas_pyg.evaluation import hardware
-    summary = summarise(read_results(path))
-    stem = osp.splitext(path)[0]
-    with open(stem + ".md", "w") as f:
-        f.write(summary)
-    with open(stem + ".hardware.json", "w") as f:
-        json.dump({**hardware(), "cpu_count": os.cpu_count(), "workers": workers}, f, indent=2)
-    print(summary)
 
 
 if __name__ == "__main__":

@@ -369,9 +369,11 @@ def append_row(path: str, row: dict[str, Any], keys: list[str] = KEYS) -> None:
         merged[header + [c for c in row if c not in header]].to_csv(tmp, index=False)
 
 
-def write_summary(path: str, workers: int) -> None:
+def write_summary(path: str, workers: int, summarise_fn=None) -> None:
+    """Writes the markdown table (``summarise_fn``, default :func:`summarise`) and the
+    hardware JSON next to the results CSV ``path``."""
     from hypernas_pyg.evaluation import hardware
-    summary = summarise(read_results(path))
+    summary = (summarise_fn or summarise)(read_results(path))
     stem = osp.splitext(path)[0]
     with open(stem + ".md", "w") as f:
         f.write(summary)

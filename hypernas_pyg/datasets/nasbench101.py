@@ -1,7 +1,6 @@
 """The NAS-Bench-101 benchmark as a PyG ``InMemoryDataset``."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,7 +17,7 @@ from torch_geometric.data import InMemoryDataset
 
 from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.datasets.raw_files import MIRROR_ENV, RawFile, fetch_raw_files
+from hypernas_pyg.datasets.raw_files import MIRROR_ENV, RawFile, fetch_raw_files, sha256_file
 from hypernas_pyg.spaces.nasbench101 import NB101_OPS, NASBench101Space, NB101Catalogue
 from hypernas_pyg.spaces.nasbench101 import enumerate_cells as _enumerate_cells
 from hypernas_pyg.spaces.nasbench101.space import OP_CODES
@@ -248,11 +247,7 @@ class NASBench101(InMemoryDataset):
                "expected_rows": self.expected_rows, "space": self.space.get_config(),
                "pre_transform": repr(self.pre_transform), "pre_filter": repr(self.pre_filter)}
         for path in self.raw_paths:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            out[osp.basename(path)] = h.hexdigest()
+            out[osp.basename(path)] = sha256_file(path)
         return out
 
     # ------------------------------------------------------------- processing

@@ -1,7 +1,6 @@
 """The NAS-Bench-201 benchmark as a PyG ``InMemoryDataset``."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -13,7 +12,7 @@ from torch_geometric.data import InMemoryDataset
 
 from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.datasets.raw_files import RawFile, fetch_raw_files
+from hypernas_pyg.datasets.raw_files import RawFile, fetch_raw_files, sha256_file
 from hypernas_pyg.spaces.nasbench201 import NASBench201Space
 
 logger = logging.getLogger(__name__)
@@ -118,11 +117,7 @@ class NASBench201(InMemoryDataset):
                "cells_per_stage": self.space.cells_per_stage, "prune_cells": self.space.prune,
                "pre_transform": repr(self.pre_transform), "pre_filter": repr(self.pre_filter)}
         for path in self.raw_paths:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            out[osp.basename(path)] = h.hexdigest()
+            out[osp.basename(path)] = sha256_file(path)
         return out
 
     def _try_load(self) -> bool:

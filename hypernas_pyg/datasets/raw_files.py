@@ -1,6 +1,7 @@
 """Obtaining raw benchmark files: local mirror, public source, or a clear error."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import os.path as osp
@@ -22,6 +23,15 @@ ROOT_ENV = "HYPERNAS_ROOT"
 def default_root() -> str:
     """Where datasets are cached: ``$HYPERNAS_ROOT`` or ``~/.cache/hypernas_pyg``."""
     return os.environ.get(ROOT_ENV, osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg"))
+
+
+def sha256_file(path: str) -> str:
+    """The sha256 hex digest of the file at ``path`` (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

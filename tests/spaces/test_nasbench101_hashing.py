@@ -21,17 +21,7 @@ from hypernas_pyg.spaces.nasbench101 import (NB101Catalogue, NB101Cell, enumerat
 from hypernas_pyg.spaces.nasbench101.enumeration import count_labelled_graphs, full_dag_masks
 from hypernas_pyg.spaces.nasbench101.hashing import cell_from_bits
 
-#: The Inception-like cell of the official nasbench colab.
-INCEPTION_MATRIX = [[0, 1, 1, 1, 0, 1, 0],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 1, 0, 0],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 0]]
-INCEPTION_OPS = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
-                 "conv3x3-bn-relu", "maxpool3x3", "output"]
-INCEPTION_HASH = "28cfc7874f6d200472e1a9dcd8650aa0"
+from nasbench101_cells import INCEPTION_HASH, INCEPTION_MATRIX, INCEPTION_OPS  # noqa: E402
 #: NASLib's op index order in the keys of zc_nasbench101.json.
 NASLIB_OPS = ["input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu"]
 

@@ -21,17 +21,9 @@ from hypernas_pyg.spaces import Cell, SearchSpace
 from hypernas_pyg.spaces.nasbench101 import (NASBench101Space, NB101Catalogue, NB101Cell,
                                              enumerate_cells, hash_module)
 
-INCEPTION_MATRIX = [[0, 1, 1, 1, 0, 1, 0],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 1, 0, 0],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 1],
-                    [0, 0, 0, 0, 0, 0, 0]]
-INCEPTION_OPS = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
-                 "conv3x3-bn-relu", "maxpool3x3", "output"]
+from nasbench101_cells import INCEPTION_HASH, INCEPTION_MATRIX, INCEPTION_OPS  # noqa: E402
+
 INCEPTION = "in-c1-c3-c3-c3-mp-out:0111010.0000001.0000001.0000100.0000001.0000001.0000000"
-INCEPTION_HASH = "28cfc7874f6d200472e1a9dcd8650aa0"
 C3, C1, MP = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3"
 
 
