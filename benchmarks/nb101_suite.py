@@ -37,7 +37,9 @@ SIZES = [100, 172, 424, 4236]
 METHODS = ("np", "hypernas-p", "hypernas", "gbdt")
 #: Sizes the hypernetwork variant runs at (its fit is the slowest).
 HYPERNAS_SIZES = (100, 172, 424)
-KEYS = ["method", "train_size", "seed", "epochs"]
+KEYS = ["method", "train_size", "seed", "epochs", "config"]
+#: Estimator arguments that do not change what is computed.
+NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 
 
 def epochs_for(train_size: int, batch_size: int, max_steps: int, max_epochs: int = 300) -> int:
@@ -56,6 +58,15 @@ def make_estimator(method: str, seed: int, epochs: int, overrides: dict[str, Any
                              **overrides)
 
 
+def config_key(estimator) -> str:
+    """The estimator's configuration as sorted JSON, without the arguments that do not change
+    what is computed: a run is done when a row has the same method, size, seed, epochs and
+    configuration (so changing a default starts new rows)."""
+    params = estimator.config() if hasattr(estimator, "config") else estimator.get_params()
+    return json.dumps({k: v for k, v in params.items() if k not in NOT_CONFIG},
+                      sort_keys=True, default=str)
+
+
 def _run(job: dict) -> dict:
     import torch
     torch.set_num_threads(job.pop("threads"))
@@ -67,8 +78,6 @@ def _run(job: dict) -> dict:
     estimator = make_estimator(job["method"], job["seed"], job["epochs"], overrides)
     result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
     row = {**job, **result, "threads": torch.get_num_threads(),
-           "config": json.dumps(estimator.get_params() if job["method"] == "gbdt"
-                                else estimator.config(), sort_keys=True, default=str),
            "overrides": json.dumps(overrides, sort_keys=True)}
     if row["loss_weights"] is not None:
         row["loss_weights"] = json.dumps(row["loss_weights"], sort_keys=True)
@@ -123,14 +132,15 @@ def main(argv=None) -> int:
                 if method == "hypernas" and size not in HYPERNAS_SIZES:
                     continue
                 epochs = 0 if method == "gbdt" else epochs_for(size, 64, args.max_steps)
-                if (method, str(size), str(seed), str(epochs)) in finished:
-                    continue
                 opts = {} if method == "gbdt" else {
                     k: v for k, v in overrides.items()
                     if method == "hypernas" or k not in ("aux_root", "proxy", "aux")}
+                config = config_key(make_estimator(method, seed, epochs, opts))
+                if (method, str(size), str(seed), str(epochs), config) in finished:
+                    continue
                 jobs.append({"method": method, "train_size": size, "seed": seed,
-                             "epochs": epochs, "root": args.root, "threads": args.threads,
-                             "overrides": opts, "commit": commit})
+                             "epochs": epochs, "config": config, "root": args.root,
+                             "threads": args.threads, "overrides": opts, "commit": commit})
     print(f"{len(jobs)} runs to do, {len(finished)} already in {args.out}", flush=True)
     if args.dry_run:
         for j in jobs:
