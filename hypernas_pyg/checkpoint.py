@@ -9,6 +9,8 @@ on reading.
 """
 from __future__ import annotations
 
+import pickle
+import re
 from typing import Any
 
 import torch
@@ -32,9 +34,21 @@ def read_checkpoint(path: str) -> dict[str, Any]:
     """The state of a checkpoint, in the current format (``weights_only`` loading).
 
     Raises:
-        ValueError: when ``path`` holds no checkpoint of a known format.
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: when ``path`` holds no checkpoint of a known format: not a torch
+            file, a truncated one, or one holding objects other than tensors and plain
+            values (never unpickled).
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:  # missing file, a directory, no permission: reported as they are
+        raise
+    except Exception as exc:
+        # torch.load of arbitrary bytes fails in many ways (UnpicklingError for a foreign
+        # global or a plain pickle, RuntimeError for a truncated zip, KeyError /
+        # EOFError for other garbage); with weights_only=True nothing is executed.
+        raise ValueError(f"{path} is not a readable HyperNASPredictor checkpoint "
+                         f"({_describe(exc)})") from exc
     if not isinstance(state, dict) or state.get("format") not in (1, CHECKPOINT_FORMAT):
         raise ValueError(f"{path} is not a HyperNASPredictor checkpoint "
                          f"(format {CHECKPOINT_FORMAT})")
@@ -54,3 +68,16 @@ def _upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
     config["space"] = space
     return {**state, "format": CHECKPOINT_FORMAT, "config": config, "space": space,
             "state_dicts": [state["state_dict"], *state.get("member_state_dicts", [])]}
+
+
+def _describe(exc: Exception) -> str:
+    """One line on why ``torch.load`` refused a file (never torch's advice to retry with
+    ``weights_only=False``)."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError):
+        found = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)
+        what = f"the global {found.group(1)}" if found else "objects"
+        return (f"it holds {what} beyond tensors and plain values, which are never "
+                "unpickled, or it is not a torch file")
+    first = (text.strip().splitlines() or [""])[0].split(". ")[0][:200]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import os.path as osp
+import pickle
 import sys
 from typing import Optional, Sequence
 
+from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.datasets import BENCHMARKS
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.conv import CONVS
@@ -19,6 +21,52 @@ from hypernas_pyg.training import AUX_PRESETS
 
 #: Dataset options of ``evaluate`` and the dataset-class argument each sets.
 DATASET_OPTIONS = {"dataset": "dataset", "subset": "subset", "prune_cells": "prune_cells"}
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def check_output_paths(**paths: Optional[str]) -> None:
+    """Checks, before any work, that every given output path can be written.
+
+    Raises:
+        ValueError: naming the option and the path when it is a directory, when its
+            parent cannot be created (a file is in the way) or is not writable, or
+            when two options name the same file.
+    """
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        if not path or path.endswith(os.sep):
+            raise ValueError(f"{flag} {path!r} is not a file path")
+        full = osp.realpath(osp.abspath(osp.expanduser(path)))
+        if osp.isdir(full):
+            raise ValueError(f"{flag} {path!r} is a directory; give a file path")
+        parent = osp.dirname(full)
+        existing = parent
+        while not osp.exists(existing):
+            existing = osp.dirname(existing)
+        if not osp.isdir(existing):
+            raise ValueError(f"{flag} {path!r}: cannot create directory {parent!r} "
+                             f"because {existing!r} is a file")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"{flag} {path!r}: directory {existing!r} is not writable")
+        if osp.exists(full) and not os.access(full, os.W_OK):
+            raise ValueError(f"{flag} {path!r}: the file exists and is not writable")
+        if full in seen:
+            raise ValueError(f"{flag} and {seen[full]} name the same file {path!r}; "
+                             "give two different paths")
+        seen[full] = flag
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -51,7 +99,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="fit this many models from different seeds and average them "
                    "(default 1)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -126,8 +174,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from hypernas_pyg.evaluation import evaluate_ranking, hardware
     from hypernas_pyg.predictor import HyperNASPredictor
 
+    check_output_paths(json=args.json, save=args.save)  # before any work
     predictor = HyperNASPredictor(**_model_kwargs(args, args.seed))
-    predictor.validate_params()  # before any work
+    predictor.validate_params()
     _dataset_kwargs(args)
     dataset = _load_benchmark(args)
     result = evaluate_ranking(predictor, dataset, args.train_size, args.seed)
@@ -144,8 +193,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"hypernetwork validation accuracy {result['hyper_val_acc']:.4f}, "
               f"loss weights {result['loss_weights']}")
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
+        with atomic_file(args.json) as tmp, open(tmp, "w") as f:
             json.dump(result, f, indent=2)
     if args.save:
         predictor.save(args.save)
@@ -169,7 +217,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         return {"evaluate": cmd_evaluate, "predict": cmd_predict}[args.command](args)
-    except (ValueError, FileNotFoundError) as exc:
+    # User errors: bad arguments or files (OSError covers FileNotFoundError and
+    # unreadable paths), foreign pickles, and diverged fits. Anything else is a bug
+    # and keeps its traceback.
+    except (ValueError, OSError, pickle.UnpicklingError, FloatingPointError) as exc:
         print(f"hypernas: error: {exc}", file=sys.stderr)
         return 2
 

@@ -24,7 +24,7 @@ from hypernas_pyg.spaces import SearchSpace, space_config, space_resolver
 from hypernas_pyg.training import (TASKS, AuxiliaryConfig, AuxiliaryTask, TargetScaler,
                                    aux_resolver, fit_multi_task, fit_regression, held_out_archs)
 from hypernas_pyg.training.target_scaling import SCALINGS
-from hypernas_pyg.validation import check_choice, check_int, check_real
+from hypernas_pyg.validation import check_choice, check_device, check_int, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -213,11 +213,7 @@ class HyperNASPredictor(ParamsMixin):
         check_choice("target_scaling", self.target_scaling, SCALINGS)
         if self.progress is not None and not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True, False or None, got {self.progress!r}")
-        try:
-            torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise ValueError(f"device {self.device!r} is not a torch device "
-                             "(e.g. 'cpu', 'cuda', 'cuda:1')") from None
+        check_device("device", self.device)
         if self.aux_root is not None and not isinstance(self.aux_root, str):
             raise ValueError(f"aux_root must be a directory path or None, got {self.aux_root!r}")
         if hyper:
@@ -303,6 +299,8 @@ class HyperNASPredictor(ParamsMixin):
                 bad architectures or targets.
         """
         self.validate_params()
+        # A failed (e.g. diverged) refit must not leave the old models beside new statistics.
+        self.__dict__.pop("members_", None)
         space = resolve_space(self.space, archs)
         data = as_graphs(archs, space)
         t = torch.as_tensor(training_targets(data, len(data), y), dtype=torch.float32)
@@ -414,15 +412,28 @@ class HyperNASPredictor(ParamsMixin):
 
     @torch.inference_mode()
     def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
-        """Predicted accuracies (in the units of the training targets), one per architecture."""
+        """Predicted accuracies (in the units of the training targets), one per architecture.
+
+        Raises:
+            ValueError: for a bad ``archs`` or ``batch_size``.
+            FloatingPointError: when a prediction is NaN or infinite (a diverged model).
+        """
         self._check_fitted()
+        check_int("batch_size", batch_size)
         out = []
         for batch in iter_batches(as_graphs(archs, self.space_), batch_size, self.device_):
             scaled = self.members_[0](batch)
             for member in self.members_[1:]:
                 scaled = scaled + member(batch)
             out.append((scaled / len(self.members_)).cpu())
-        return self.scaler_.inverse_transform(torch.cat(out).numpy()).astype(np.float32)
+        pred = self.scaler_.inverse_transform(torch.cat(out).numpy()).astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(pred))
+        if bad.size:
+            raise FloatingPointError(
+                f"{bad.size} of {pred.size} predictions are NaN or infinite (the first, "
+                f"architecture {int(bad[0])}, is {pred.reshape(-1)[bad[0]]}): the model's "
+                "weights or target statistics are not finite; refit with a smaller lr")
+        return pred
 
     @torch.inference_mode()
     def embed(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
@@ -448,8 +459,18 @@ class HyperNASPredictor(ParamsMixin):
 
     def save(self, path: str) -> None:
         """Writes config, fitted space, weights and target statistics to ``path``
-        (atomically: a failed write leaves no file)."""
+        (atomically: a failed write leaves no file).
+
+        Raises:
+            FloatingPointError: when a weight is NaN or infinite (nothing is written).
+        """
         self._check_fitted()
+        for k, member in enumerate(self.members_):
+            for name, value in member.state_dict().items():
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise FloatingPointError(
+                        f"refusing to save {path}: ensemble member {k}'s {name!r} holds NaN "
+                        "or infinite values (a diverged fit); refit with a smaller lr")
         state = {"config": self.config(), "space": space_config(self.space_),
                  "state_dicts": [{k: v.cpu() for k, v in m.state_dict().items()}
                                  for m in self.members_],
@@ -468,9 +489,16 @@ class HyperNASPredictor(ParamsMixin):
         checkpoints of the first format are read too (:mod:`hypernas_pyg.checkpoint`).
 
         Raises:
-            ValueError: when ``path`` is not a checkpoint of this class.
+            FileNotFoundError: when ``path`` does not exist.
+            ValueError: when ``path`` is not a readable checkpoint of this class (its
+                content is never unpickled beyond tensors and plain values).
         """
         state = read_checkpoint(path)
+        missing = [k for k in ("config", "space", "state_dicts", "target_scaler")
+                   if k not in state]
+        if missing:
+            raise ValueError(f"{path} is not a complete HyperNASPredictor checkpoint: it "
+                             f"lacks {missing}")
         config = dict(state["config"])
         if device is not None:
             config["device"] = device
@@ -484,7 +512,12 @@ class HyperNASPredictor(ParamsMixin):
         for member_state in state["state_dicts"]:
             with torch.random.fork_rng(devices=[]):
                 model = predictor._build_model(predictor.space_)
-            model.load_state_dict(member_state)
+            try:
+                model.load_state_dict(member_state)
+            except (RuntimeError, TypeError, AttributeError) as exc:
+                first = (str(exc).strip().splitlines() or [""])[0][:300]
+                raise ValueError(f"{path}: the weights do not fit the model its config "
+                                 f"builds ({first})") from exc
             members.append(model.to(predictor.device_).eval())
         predictor.members_ = members
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])

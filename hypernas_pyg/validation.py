@@ -42,3 +42,27 @@ def check_choice(name: str, value: Any, choices: Iterable[Any], extra: str = "")
     if not any(value == c and type(value) is type(c) for c in choices):
         raise ValueError(f"Unknown {name} {value!r}; choose one of: "
                          f"{', '.join(map(str, choices))}{extra}")
+
+
+def check_device(name: str, value: Any) -> None:
+    """Raises ``ValueError`` unless ``value`` names a torch device that exists here
+    (``"cpu"``, or ``"cuda[:k]"`` / ``"mps"`` when available)."""
+    import torch
+
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a torch device "
+                         "(e.g. 'cpu', 'cuda', 'cuda:1')") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name} {value!r}: CUDA is not available on this machine "
+                             "(no GPU, or torch built without CUDA); use 'cpu'")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"{name} {value!r}: no such GPU; this machine has {count} "
+                             f"(cuda:0..cuda:{count - 1})")
+    elif device.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"{name} {value!r}: MPS is not available on this machine; "
+                             "use 'cpu'")

@@ -44,8 +44,14 @@ def training_targets(archs: Any, num: int, y: Optional[Sequence[float]]) -> np.n
             t = np.array([float(d.y[0, 0]) for d in archs])
         except (AttributeError, TypeError):
             raise ValueError("y is required when the architectures carry no 'y'") from None
-    if not np.isfinite(t).all():
-        raise ValueError("targets contain NaN or infinite values")
+    # Checked after the float32 cast training uses: 1e39 is finite as float64 only.
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = np.flatnonzero(~np.isfinite(t.astype(np.float32)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"targets must be finite numbers within float32 range (no NaN, "
+                         f"no inf, |y| < 3.4e38); target {i} is {float(t[i])!r}"
+                         + (f" ({bad.size} bad values)" if bad.size > 1 else ""))
     return t
 
 

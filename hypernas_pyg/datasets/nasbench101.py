@@ -17,7 +17,9 @@ from torch_geometric.data import InMemoryDataset
 
 from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.datasets.raw_files import MIRROR_ENV, RawFile, fetch_raw_files, sha256_file
+from hypernas_pyg.datasets.raw_files import (MIRROR_ENV, RawFile, fetch_raw_files,
+                                             sha256_file, verify_raw_files)
+from hypernas_pyg.datasets.safe_process import check_root, checked_process, load_tensors
 from hypernas_pyg.spaces.nasbench101 import NB101_OPS, NASBench101Space, NB101Catalogue
 from hypernas_pyg.spaces.nasbench101 import enumerate_cells as _enumerate_cells
 from hypernas_pyg.spaces.nasbench101.space import OP_CODES
@@ -29,6 +31,13 @@ _OBFUNAS_URL = ("https://raw.githubusercontent.com/Tongzhou0101/ObfuNAS/"
 _NASLIB_URL = ("https://raw.githubusercontent.com/automl/NASLib/"
                "1bdbd960ee3e08b4b71dfbae57ff4d4e43ec25c1/naslib/data/zc_nasbench101.json")
 _TFRECORD_URL = "https://storage.googleapis.com/nasbench/nasbench_only108.tfrecord"
+#: sha256 of the mirrored raw files (datasets/nasbench101.md). ``nb101_specs.csv.gz`` is
+#: derived here (and may be regenerated), so it is checked by its cell hashes instead; the
+#: TFRecord may be ``nasbench_only108`` or a renamed ``nasbench_full``, so it is not pinned.
+SHA256 = {
+    "obfunas_test.npy": "b4fef45e66f986cbbdd1dd182a0456438a7e34e3124c2929300c87c0ef25fcc5",
+    "zc_nasbench101.json": "c34840bc9af68b6ebaa7f052e42c1749a9a737d7243078be2a5548052bc5a0c2",
+}
 
 #: Op of each index of the NASLib 56-tuple keys (``zc_nasbench101.json``).
 NASLIB_OPS = ("input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu")
@@ -138,6 +147,9 @@ class NASBench101(InMemoryDataset):
     url_obfunas = _OBFUNAS_URL
     url_naslib = _NASLIB_URL
     url_tfrecord = _TFRECORD_URL
+    #: Check the raw files of full tables against their published sha256 (:data:`SHA256`;
+    #: partial tables, ``expected_rows`` set, are not checked).
+    verify_sha256 = True
     #: Graph-level extra attributes of each subset.
     EXTRAS = {"all": (), "naslib500": ("params", "flops"),
               "tfrecord": ("params", "training_time")}
@@ -147,6 +159,7 @@ class NASBench101(InMemoryDataset):
                  pre_filter: Optional[Callable] = None, force_reload: bool = False,
                  log: bool = True, *, expected_rows: Optional[int] = None,
                  verify_hashes: Union[int, str] = 2048) -> None:
+        root = check_root(root)
         if subset not in self.SUBSETS:
             raise ValueError(f"Unknown NAS-Bench-101 subset {subset!r}; choose one of: "
                              f"{', '.join(self.SUBSETS)}")
@@ -185,15 +198,19 @@ class NASBench101(InMemoryDataset):
 
     @property
     def _raw_specs(self) -> list[RawFile]:
+        def digest(name: str):
+            return SHA256.get(name) if self.verify_sha256 and self.expected_rows is None \
+                else None
+
         if self.subset == "all":
             return [RawFile("obfunas_test.npy", "nasbench101/obfunas_test.npy",
-                            self.url_obfunas or None),
+                            self.url_obfunas or None, digest("obfunas_test.npy")),
                     RawFile("nb101_specs.csv.gz", "nasbench101/nb101_specs.csv.gz", None)]
         if self.subset == "naslib500":
             return [RawFile("zc_nasbench101.json", "nasbench101/zc_nasbench101.json",
-                            self.url_naslib or None)]
+                            self.url_naslib or None, digest("zc_nasbench101.json"))]
         return [RawFile("nasbench_only108.tfrecord", "nasbench101/nasbench_only108.tfrecord",
-                        None)]
+                        None, digest("nasbench_only108.tfrecord"))]
 
     @property
     def raw_file_names(self) -> list[str]:
@@ -207,6 +224,15 @@ class NASBench101(InMemoryDataset):
     @property
     def _meta_path(self) -> str:
         return self.processed_paths[0] + ".json"
+
+    def _download(self) -> None:
+        if self.force_reload:  # re-copy what the mirror has, even over present files
+            os.makedirs(self.raw_dir, exist_ok=True)
+            mirror = os.environ.get(MIRROR_ENV)
+            fetch_raw_files([f for f in self._raw_specs if mirror and
+                             osp.isfile(osp.join(mirror, f.mirror_path))],
+                            self.raw_dir, refresh=True)
+        super()._download()
 
     def download(self) -> None:
         specs = self._raw_specs
@@ -254,6 +280,7 @@ class NASBench101(InMemoryDataset):
     def process(self) -> None:
         readers = {"all": self._read_all, "naslib500": self._read_naslib,
                    "tfrecord": self._read_tfrecord}
+        verify_raw_files(self._raw_specs, self.raw_dir)
         table = readers[self.subset]()
         arrays = table.to_arrays()
         if self.pre_filter is not None or self.pre_transform is not None:
@@ -369,12 +396,16 @@ class NASBench101(InMemoryDataset):
                       runs=side)
 
     # ----------------------------------------------------------------- loading
+    def _process(self) -> None:
+        # PyG's own reads processed/pre_transform.pt with weights_only=False.
+        checked_process(self, self._meta_path)
+
     def _try_load(self, raise_errors: bool = False) -> bool:
         try:
             with open(self._meta_path) as f:
                 if json.load(f) != self._fingerprint():
                     return False
-            arrays = torch.load(self.processed_paths[0], weights_only=True)
+            arrays = load_tensors(self.processed_paths[0])
             self._install(arrays)
         except Exception as exc:  # corrupted or unreadable files are rebuilt
             if raise_errors:

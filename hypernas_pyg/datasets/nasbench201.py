@@ -12,7 +12,9 @@ from torch_geometric.data import InMemoryDataset
 
 from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.datasets.raw_files import RawFile, fetch_raw_files, sha256_file
+from hypernas_pyg.datasets.raw_files import (RawFile, fetch_raw_files, sha256_file,
+                                             verify_raw_files)
+from hypernas_pyg.datasets.safe_process import check_root, checked_process, load_tensors
 from hypernas_pyg.spaces.nasbench201 import NASBench201Space
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,16 @@ _NASGRAPH = ("https://raw.githubusercontent.com/Zhenhan-Huang/NASGraph-Public/"
              "1f8fd621c60a48728fcc890818b6b94eee62e4dc/data/")
 _NATS = ("https://raw.githubusercontent.com/v-tao/nats-bench-landscape/"
          "b307ae5fe6e8d7043cd4fe7d1c3532288271adb7/nats_bench.csv")
+#: sha256 of the raw files (datasets/nasbench201.md); ``nats_bench.csv`` is accepted as the
+#: upstream file or as the mirror's 3-column copy of it.
+SHA256 = {
+    "nasbench201_cifar10.csv": "c82e70b5ffb0dba0f09d88ecc8df5a6d3ce8da8a99ad223285104f4537314033",
+    "nasbench201_cifar100.csv": "87a42005d7005fdb5e4a938ed83dd306d907523f23e70af907dfd276dd5fe35d",
+    "nasbench201_ImageNet16-120.csv":
+        "f5225573584977b283f473b0ded7fe51ae599a67063b3bd02b18de36b29fcd6b",
+    "nats_bench.csv": ("cb5d777ec3368be83c8f9b3aa4d520696051cb0eb8d94b8f85b519f9ea4afa3e",
+                       "0aa72be98e0537127fbe3177876c9dee289cbecbdeee811be3cd3cfcc6c66191"),
+}
 
 
 class NASBench201(InMemoryDataset):
@@ -64,12 +76,16 @@ class NASBench201(InMemoryDataset):
     target_names = ("train_target", "eval_target")
     url_nasgraph = _NASGRAPH
     url_nats = _NATS
+    #: Check the raw files against their published sha256 (:data:`SHA256`); set it to
+    #: ``False`` on the class (or a subclass) for home-made tables under the same names.
+    verify_sha256 = True
 
     def __init__(self, root: str, dataset: str = "cifar10", cells_per_stage: int = 5,
                  prune_cells: bool = True, transform: Optional[Callable] = None,
                  pre_transform: Optional[Callable] = None,
                  pre_filter: Optional[Callable] = None, force_reload: bool = False,
                  log: bool = True) -> None:
+        root = check_root(root)
         if dataset not in self.DATASETS:
             raise ValueError(
                 f"Unknown NAS-Bench-201 dataset {dataset!r}; choose one of: {', '.join(self.DATASETS)}")
@@ -87,13 +103,17 @@ class NASBench201(InMemoryDataset):
     # ----------------------------------------------------------------- files
     @property
     def _raw_specs(self) -> list[RawFile]:
+        def digest(name: str):
+            return SHA256.get(name) if self.verify_sha256 else None
+
         def nasgraph(name: str) -> RawFile:
             url = self.url_nasgraph + name if self.url_nasgraph else None
-            return RawFile(name, f"nasbench201/{name}", url)
+            return RawFile(name, f"nasbench201/{name}", url, digest(name))
 
         if self.dataset == "cifar10":
             return [nasgraph("nasbench201_cifar10.csv"),
-                    RawFile("nats_bench.csv", "nasbench201/nats_bench.csv", self.url_nats or None)]
+                    RawFile("nats_bench.csv", "nasbench201/nats_bench.csv", self.url_nats or None,
+                            digest("nats_bench.csv"))]
         return [nasgraph(f"nasbench201_{self.dataset}.csv")]
 
     @property
@@ -112,6 +132,12 @@ class NASBench201(InMemoryDataset):
     def download(self) -> None:
         fetch_raw_files(self._raw_specs, self.raw_dir)
 
+    def _download(self) -> None:
+        if self.force_reload:  # re-copy what the mirror has, even over present files
+            os.makedirs(self.raw_dir, exist_ok=True)
+            fetch_raw_files(self._raw_specs, self.raw_dir, refresh=True)
+        super()._download()
+
     def _fingerprint(self) -> dict:
         out = {"version": self.VERSION, "dataset": self.dataset,
                "cells_per_stage": self.space.cells_per_stage, "prune_cells": self.space.prune,
@@ -120,12 +146,27 @@ class NASBench201(InMemoryDataset):
             out[osp.basename(path)] = sha256_file(path)
         return out
 
+    def _process(self) -> None:
+        # PyG's own reads processed/pre_transform.pt with weights_only=False.
+        checked_process(self, self._meta_path)
+
+    def _load_processed(self, path: str) -> None:
+        """Reads the processed file with ``weights_only=True`` (never PyG's
+        ``fs.torch_load``, which falls back to full unpickling)."""
+        out = load_tensors(path)
+        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[0], dict)
+                and isinstance(out[1], dict) and out[2] is ArchData):
+            raise ValueError(f"{path} does not hold (data dict, slices, ArchData)")
+        self._data = ArchData.from_dict(out[0])
+        self.slices = out[1]
+        self._data_list = None
+
     def _try_load(self) -> bool:
         try:
             with open(self._meta_path) as f:
                 if json.load(f) != self._fingerprint():
                     return False
-            self.load(self.processed_paths[0], data_cls=ArchData)
+            self._load_processed(self.processed_paths[0])
             self._expand()
         except Exception as exc:  # corrupted or unreadable files are rebuilt
             logger.debug("Cannot use processed file: %s", exc)
@@ -138,13 +179,22 @@ class NASBench201(InMemoryDataset):
 
         def read(name: str, columns: list[str]) -> "pd.DataFrame":
             path = osp.join(self.raw_dir, name)
-            table = pd.read_csv(path)
+            try:
+                # Nothing is turned into NaN quietly: 'n/a' or an empty cell is reported.
+                table = pd.read_csv(path, keep_default_na=False)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError,
+                    ValueError) as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise ValueError(f"{path} is not a readable CSV table ({first}); delete it so "
+                                 "that it is fetched again") from None
             missing = [c for c in columns if c not in table.columns]
             if missing:
                 raise ValueError(f"{path} lacks column(s) {missing}; found {list(table.columns)}")
             if len(table) != self.space.num_archs:
                 raise ValueError(
                     f"{path} has {len(table)} rows; NAS-Bench-201 has {self.space.num_archs}")
+            arch_col, value_cols = columns[0], columns[1:]
+            _check_table(table, path, arch_col, value_cols)
             return table
 
         if self.dataset == "cifar10":
@@ -161,9 +211,15 @@ class NASBench201(InMemoryDataset):
                 list(table["test accuracy"]))
 
     def process(self) -> None:
+        verify_raw_files(self._raw_specs, self.raw_dir)
         archs, train_target, eval_target = self._read_tables()
-        data_list = [arch_to_data(a, self.space, y=[v, t], arch_id=i)
-                     for i, (a, v, t) in enumerate(zip(archs, train_target, eval_target))]
+        data_list = []
+        for i, (a, v, t) in enumerate(zip(archs, train_target, eval_target)):
+            try:
+                data_list.append(arch_to_data(a, self.space, y=[v, t], arch_id=i))
+            except ValueError as exc:
+                raise ValueError(f"{self.raw_paths[0]}, row {i}: architecture {a!r} is not "
+                                 f"valid: {exc}") from None
         if self.pre_filter is not None:
             data_list = [d for d in data_list if self.pre_filter(d)]
         if self.pre_transform is not None:
@@ -217,3 +273,39 @@ class NASBench201(InMemoryDataset):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({len(self)}, dataset={self.dataset!r}, "
                 f"prune_cells={self.space.prune})")
+
+
+def _check_table(table, path: str, arch_col: str, value_cols: list[str]) -> None:
+    """Checks a NAS-Bench-201 table: architecture strings present and unique, accuracies
+    numbers in [0, 100].
+
+    Raises:
+        ValueError: naming the file, the row (= architecture index) and the value.
+    """
+    import numpy as np
+    import pandas as pd
+
+    arch = table[arch_col]
+    bad = np.flatnonzero(~arch.map(lambda a: isinstance(a, str) and bool(a.strip())).values)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{path}, row {i}: column {arch_col!r} must hold an architecture "
+                         f"string, got {arch.iloc[i]!r}")
+    dup = np.flatnonzero(arch.duplicated(keep=False).values)
+    if dup.size:
+        first = arch.iloc[int(dup[0])]
+        rows = np.flatnonzero((arch == first).values).tolist()
+        raise ValueError(f"{path}: architecture {first!r} appears in rows {rows}; every "
+                         "architecture must appear once")
+    for col in value_cols:
+        raw = table[col]
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~(np.isfinite(values) & (values >= 0) & (values <= 100)))
+        if bad.size:
+            i = int(bad[0])
+            value = raw.iloc[i]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise ValueError(f"{path}, row {i} ({arch.iloc[i]}): column {col!r} must be an "
+                             f"accuracy in [0, 100] (%), got {value!r}"
+                             + (f" ({bad.size} bad rows)" if bad.size > 1 else ""))

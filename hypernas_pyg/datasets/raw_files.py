@@ -8,7 +8,7 @@ import os.path as osp
 import shutil
 import urllib.request
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 from hypernas_pyg.atomic_file import atomic_file
 
@@ -42,16 +42,59 @@ class RawFile:
         name: File name inside the dataset's raw directory.
         mirror_path: Path relative to the ``HYPERNAS_MIRROR`` directory.
         url: Public download address, or ``None`` when there is none.
+        sha256: The file's sha256 hex digest, or a tuple of accepted digests (e.g. the
+            upstream file and the mirror's copy of it); ``None`` checks nothing.
     """
 
     name: str
     mirror_path: str
     url: Optional[str] = None
+    sha256: Union[None, str, tuple[str, ...]] = None
+
+    @property
+    def digests(self) -> tuple[str, ...]:
+        """The accepted sha256 digests (empty: unchecked)."""
+        if self.sha256 is None:
+            return ()
+        return (self.sha256,) if isinstance(self.sha256, str) else tuple(self.sha256)
+
+    def verify(self, path: str, origin: Optional[str] = None) -> None:
+        """Checks the file at ``path`` against :attr:`sha256`.
+
+        Raises:
+            ValueError: naming the file, the expected and the found digest.
+        """
+        if not self.digests:
+            return
+        found = sha256_file(path)
+        if found in self.digests:
+            return
+        expected = " or ".join(self.digests)
+        where = origin if origin is not None else path
+        advice = (f"it was not kept; check {origin}" if origin is not None else
+                  f"delete {path} so that it is fetched again (force_reload=True re-copies it "
+                  f"from ${MIRROR_ENV})")
+        raise ValueError(f"{where}: sha256 {found} does not match the expected {expected} "
+                         f"(a corrupt, truncated or different file); {advice}")
 
 
-def _atomic_copy(src: str, dst: str) -> None:
+def verify_raw_files(files: Sequence[RawFile], raw_dir: str) -> None:
+    """Checks every file of ``files`` present in ``raw_dir`` against its sha256.
+
+    Raises:
+        ValueError: for the first file whose digest is not the expected one.
+    """
+    for f in files:
+        path = osp.join(raw_dir, f.name)
+        if osp.isfile(path):
+            f.verify(path)
+
+
+def _atomic_copy(src: str, dst: str, spec: Optional[RawFile] = None) -> None:
     with atomic_file(dst) as tmp:
         shutil.copyfile(src, tmp)
+        if spec is not None:
+            spec.verify(tmp, origin=f"{src} (copying it to {dst})")
 
 
 def _atomic_download(url: str, dst: str, timeout: float = 30.0) -> None:
@@ -61,7 +104,7 @@ def _atomic_download(url: str, dst: str, timeout: float = 30.0) -> None:
 
 
 def fetch_raw_files(files: Sequence[RawFile], raw_dir: str,
-                    mirror: Optional[str] = None) -> None:
+                    mirror: Optional[str] = None, refresh: bool = False) -> None:
     """Puts every file of ``files`` into ``raw_dir``.
 
     Each file is copied from the mirror directory (``mirror`` or, if ``None``,
@@ -69,26 +112,35 @@ def fetch_raw_files(files: Sequence[RawFile], raw_dir: str,
     downloaded from its public address. Files are written atomically: a failed
     copy or download leaves nothing behind.
 
+    With ``refresh`` a file already in ``raw_dir`` is copied again when the mirror
+    has it. Files with a :attr:`RawFile.sha256` are checked: a copy or download
+    that does not match is not kept.
+
     Raises:
         FileNotFoundError: listing every file that could not be obtained, where
             it comes from, and the absolute raw directory to put it in.
+        ValueError: when an obtained file's sha256 is not the expected one.
     """
     mirror = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
     missing: list[str] = []
     for f in files:
         dst = osp.join(raw_dir, f.name)
-        if osp.exists(dst):
+        src = osp.join(mirror, f.mirror_path) if mirror else None
+        if osp.exists(dst) and not (refresh and src is not None and osp.isfile(src)):
             continue
-        if mirror:
-            src = osp.join(mirror, f.mirror_path)
-            if osp.isfile(src):
-                logger.info("Copying %s from mirror %s", f.name, mirror)
-                _atomic_copy(src, dst)
-                continue
+        if src is not None and osp.isfile(src):
+            logger.info("Copying %s from mirror %s", f.name, mirror)
+            _atomic_copy(src, dst, f)
+            continue
         if f.url:
             try:
                 logger.info("Downloading %s from %s", f.name, f.url)
                 _atomic_download(f.url, dst)
+                try:
+                    f.verify(dst, origin=f"{f.url} (downloaded to {dst})")
+                except ValueError:
+                    os.remove(dst)
+                    raise
                 continue
             except OSError as exc:  # URLError is an OSError
                 reason = f"download failed: {exc}"

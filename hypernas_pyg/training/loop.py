@@ -41,17 +41,26 @@ def train_epochs(parameters: Union[Iterable[Tensor], list[dict[str, Any]]],
 
     Returns:
         The last epoch's means of the numbers ``step`` returned.
+
+    Raises:
+        FloatingPointError: when a step's loss is NaN or infinite (naming the epoch,
+            the step, the loss and ``lr``), or when a parameter is no longer finite
+            after training: a diverged fit is never returned silently.
     """
     opt = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     means: dict[str, float] = {}
-    for _ in bar:
+    for epoch in bar:
         sums: dict[str, float] = {}
         steps = 0
         for item in batches():
             opt.zero_grad()
             loss, values = step(item)
+            if not bool(torch.isfinite(loss.detach()).all()):
+                raise FloatingPointError(_diverged(
+                    f"the loss is {float(loss.detach().reshape(-1)[0])} at epoch "
+                    f"{epoch + 1}/{epochs}, step {steps + 1}", lr))
             loss.backward()
             opt.step()
             for key, value in values.items():
@@ -60,4 +69,15 @@ def train_epochs(parameters: Union[Iterable[Tensor], list[dict[str, Any]]],
         sched.step()
         means = {key: value / max(steps, 1) for key, value in sums.items()}
         bar.set_postfix(means)
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if not bool(torch.isfinite(p.detach()).all()):
+                raise FloatingPointError(_diverged(
+                    f"a parameter of shape {list(p.shape)} holds NaN or infinite values "
+                    f"after {epochs} epochs", lr))
     return means
+
+
+def _diverged(what: str, lr: float) -> str:
+    return (f"training diverged: {what}; lr={lr:g} is likely too large (lower it, e.g. to "
+            f"{lr / 10:g}), or the targets hold extreme values")
