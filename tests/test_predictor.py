@@ -221,3 +221,22 @@ def test_bad_data():
         model.fit([archs[0].replace("none", "conv").replace("skip_connect", "conv")] * 2, [1, 2])
     with pytest.raises(ValueError, match="NaN"):
         model.fit(archs, np.full(len(archs), np.nan))
+
+
+def test_fitted_models_hold_no_subnormal_weights():
+    """Subnormal weights (what weight decay leaves of unused ones) are set to 0: CPUs
+    multiply them many times more slowly, and they change no prediction."""
+    from hypernas_pyg.predictor import _flush_subnormal
+    archs, y = _toy()
+    model = HyperNASPredictor(**FAST).fit(archs, y)
+    tiny = torch.finfo(torch.float32).tiny
+    for p in model.model_.parameters():
+        assert not ((p != 0) & (p.abs() < tiny)).any()
+    before = model.predict(archs)
+    with torch.no_grad():
+        weight = model.model_.encoder.lin_in.weight
+        weight[0, 0] = 1e-40  # subnormal in float32
+    assert weight[0, 0] != 0
+    _flush_subnormal(model.model_)
+    assert weight[0, 0] == 0
+    np.testing.assert_array_equal(model.predict(archs), before)
