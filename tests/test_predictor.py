@@ -232,11 +232,11 @@ def test_fitted_models_hold_no_subnormal_weights():
     tiny = torch.finfo(torch.float32).tiny
     for p in model.model_.parameters():
         assert not ((p != 0) & (p.abs() < tiny)).any()
-    before = model.predict(archs)
     with torch.no_grad():
         weight = model.model_.encoder.lin_in.weight
         weight[0, 0] = 1e-40  # subnormal in float32
     assert weight[0, 0] != 0
+    before = model.predict(archs)
     _flush_subnormal(model.model_)
     assert weight[0, 0] == 0
     np.testing.assert_array_equal(model.predict(archs), before)
