@@ -19,7 +19,8 @@ from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.datasets.raw_files import (MIRROR_ENV, RawFile, fetch_raw_files,
                                              sha256_file, verify_raw_files)
-from hypernas_pyg.datasets.safe_process import check_root, checked_process, load_tensors
+from hypernas_pyg.datasets.safe_process import (check_root, checked_process, load_tensors,
+                                                write_processed)
 from hypernas_pyg.spaces.nasbench101 import NB101_OPS, NASBench101Space, NB101Catalogue
 from hypernas_pyg.spaces.nasbench101 import enumerate_cells as _enumerate_cells
 from hypernas_pyg.spaces.nasbench101.space import OP_CODES
@@ -285,15 +286,8 @@ class NASBench101(InMemoryDataset):
         arrays = table.to_arrays()
         if self.pre_filter is not None or self.pre_transform is not None:
             arrays = self._pre_process(arrays)
-        os.makedirs(self.processed_dir, exist_ok=True)
-        # Write atomically: a crash leaves either the old files or none.
-        for path in (self.processed_paths[0], self._meta_path):
-            if osp.exists(path):
-                os.remove(path)
-        with atomic_file(self.processed_paths[0]) as tmp:
-            torch.save(arrays, tmp)
-        with atomic_file(self._meta_path) as tmp, open(tmp, "w") as f:
-            json.dump(self._fingerprint(), f)
+        write_processed(self.processed_paths[0], self._meta_path, lambda tmp: torch.save(arrays, tmp),
+                        self._fingerprint)
 
     def _pre_process(self, arrays: dict[str, Any]) -> dict[str, Any]:
         """Applies ``pre_filter`` / ``pre_transform`` and keeps the collated items."""

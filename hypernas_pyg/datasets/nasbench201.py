@@ -10,11 +10,11 @@ from typing import Callable, Optional
 import torch
 from torch_geometric.data import InMemoryDataset
 
-from hypernas_pyg.atomic_file import atomic_file
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
 from hypernas_pyg.datasets.raw_files import (RawFile, fetch_raw_files, sha256_file,
                                              verify_raw_files)
-from hypernas_pyg.datasets.safe_process import check_root, checked_process, load_tensors
+from hypernas_pyg.datasets.safe_process import (check_root, checked_process, load_tensors,
+                                                write_processed)
 from hypernas_pyg.spaces.nasbench201 import NASBench201Space
 
 logger = logging.getLogger(__name__)
@@ -224,15 +224,8 @@ class NASBench201(InMemoryDataset):
             data_list = [d for d in data_list if self.pre_filter(d)]
         if self.pre_transform is not None:
             data_list = [self.pre_transform(d) for d in data_list]
-        os.makedirs(self.processed_dir, exist_ok=True)
-        # Write atomically: a crash leaves either the old files or none.
-        for path in (self.processed_paths[0], self._meta_path):
-            if osp.exists(path):
-                os.remove(path)
-        with atomic_file(self.processed_paths[0]) as tmp:
-            self._save_compact(data_list, tmp)
-        with atomic_file(self._meta_path) as tmp, open(tmp, "w") as f:
-            json.dump(self._fingerprint(), f)
+        write_processed(self.processed_paths[0], self._meta_path, lambda tmp: self._save_compact(data_list, tmp),
+                        self._fingerprint)
 
     # Derived attributes (one-hot ``x`` and ``rev_edge_index``) are not written to
     # disk and integer attributes are stored in the smallest dtype that holds them:

@@ -18,9 +18,11 @@ import os.path as osp
 import re
 import sys
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import torch
+
+from hypernas_pyg.atomic_file import atomic_file
 
 #: The files PyG's ``_process`` reads with ``weights_only=False``; we never read them.
 PYG_PICKLES = ("pre_transform.pt", "pre_filter.pt")
@@ -97,3 +99,18 @@ def check_root(root: Any) -> str:
         raise ValueError(f"root must be a directory path (str or os.PathLike), got {root!r}; "
                          "pass e.g. root='~/.cache/hypernas_pyg/<benchmark>'")
     return osp.expanduser(root)
+
+
+def write_processed(path: str, meta_path: str, write: Callable[[str], None],
+                    fingerprint: Callable[[], dict]) -> None:
+    """Writes a processed file (``write(tmp_path)``) and then its JSON fingerprint, each
+    atomically, after removing the old pair: a crash leaves either both or neither
+    readable as current (a processed file without its fingerprint is rebuilt)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    for old in (path, meta_path):
+        if osp.exists(old):
+            os.remove(old)
+    with atomic_file(path) as tmp:
+        write(tmp)
+    with atomic_file(meta_path) as tmp, open(tmp, "w") as f:
+        json.dump(fingerprint(), f)
