@@ -72,7 +72,7 @@ def _upgrade_v1(state: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(exc: Exception) -> str:
     """One line on why ``torch.load`` refused a file (never torch's advice to retry with
-    ``weights_only=False``)."""
+    full unpickling)."""
     text = str(exc)
     if isinstance(exc, pickle.UnpicklingError):
         found = re.search(r"unsupported (?:global: )?GLOBAL ([\w.]+)", text, re.IGNORECASE)

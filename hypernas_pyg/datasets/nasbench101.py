@@ -391,7 +391,7 @@ class NASBench101(InMemoryDataset):
 
     # ----------------------------------------------------------------- loading
     def _process(self) -> None:
-        # PyG's own reads processed/pre_transform.pt with weights_only=False.
+        # PyG's own reads processed/pre_transform.pt with full unpickling.
         checked_process(self, self._meta_path)
 
     def _try_load(self, raise_errors: bool = False) -> bool:

@@ -147,7 +147,7 @@ class NASBench201(InMemoryDataset):
         return out
 
     def _process(self) -> None:
-        # PyG's own reads processed/pre_transform.pt with weights_only=False.
+        # PyG's own reads processed/pre_transform.pt with full unpickling.
         checked_process(self, self._meta_path)
 
     def _load_processed(self, path: str) -> None:

@@ -2,9 +2,9 @@
 
 PyG's :meth:`torch_geometric.data.Dataset._process` reads
 ``processed/pre_transform.pt`` and ``processed/pre_filter.pt`` with
-``torch.load(weights_only=False)`` (a crafted file there runs code), and
+``torch.load`` with full unpickling (a crafted file there runs code), and
 ``InMemoryDataset.load`` goes through ``torch_geometric.io.fs.torch_load``, which
-falls back to ``weights_only=False``. Our datasets use :func:`checked_process`
+falls back to full unpickling. Our datasets use :func:`checked_process`
 instead: the ``pre_transform`` / ``pre_filter`` check reads the JSON fingerprint
 each dataset writes beside its processed file, the ``*.pt`` files PyG would read
 are neither read nor written, and processed files load only through
@@ -24,7 +24,7 @@ import torch
 
 from hypernas_pyg.atomic_file import atomic_file
 
-#: The files PyG's ``_process`` reads with ``weights_only=False``; we never read them.
+#: The files PyG's ``_process`` reads with full unpickling; we never read them.
 PYG_PICKLES = ("pre_transform.pt", "pre_filter.pt")
 
 _WARNINGS = {
