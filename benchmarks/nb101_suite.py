@@ -76,7 +76,8 @@ def _run(job: dict) -> dict:
     overrides = job.pop("overrides")
     dataset = NASBench101(job.pop("root"), log=False)
     estimator = make_estimator(job["method"], job["seed"], job["epochs"], overrides)
-    result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"])
+    result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"],
+                              score_sample=job.pop("score_sample"))
     row = {**job, **result, "threads": torch.get_num_threads(),
            "overrides": json.dumps(overrides, sort_keys=True)}
     if row["loss_weights"] is not None:
@@ -118,6 +119,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                    help="HyperNASPredictor overrides as JSON values, e.g. aux_root='\"/c\"'")
+    p.add_argument("--score-sample", type=int, default=None,
+                   help="rank a fixed sample of this many cells instead of all (tuning runs; "
+                        "write them to their own --out)")
+    p.add_argument("--max-epochs", type=int, default=300)
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
     args = p.parse_args(argv)
     overrides = parse_overrides(p, args.set)
@@ -131,7 +136,8 @@ def main(argv=None) -> int:
             for method in args.methods:
                 if method == "hypernas" and size not in HYPERNAS_SIZES:
                     continue
-                epochs = 0 if method == "gbdt" else epochs_for(size, 64, args.max_steps)
+                epochs = 0 if method == "gbdt" else epochs_for(size, 64, args.max_steps,
+                                                                 args.max_epochs)
                 opts = {} if method == "gbdt" else {
                     k: v for k, v in overrides.items()
                     if method == "hypernas" or k not in ("aux_root", "proxy", "aux")}
@@ -140,7 +146,8 @@ def main(argv=None) -> int:
                     continue
                 jobs.append({"method": method, "train_size": size, "seed": seed,
                              "epochs": epochs, "config": config, "root": args.root,
-                             "threads": args.threads, "overrides": opts, "commit": commit})
+                             "threads": args.threads, "overrides": opts, "commit": commit,
+                             "score_sample": args.score_sample})
     print(f"{len(jobs)} runs to do, {len(finished)} already in {args.out}", flush=True)
     if args.dry_run:
         for j in jobs:
