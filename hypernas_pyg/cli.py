@@ -130,6 +130,34 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, help="write the results to this JSON file")
     ev.add_argument("--save", default=None, help="save the fitted predictor to this path")
 
+    se = sub.add_parser("search", help="search the benchmark's space with a query budget")
+    _add_data_args(se)
+    _add_model_args(se)
+    se.add_argument("--algorithm", choices=["random", "evolution", "predictor"],
+                    default="predictor")
+    se.add_argument("--predictor", choices=["hypernas", "gbdt"], default="hypernas",
+                    help="the predictor of --algorithm predictor: HyperNASPredictor of "
+                    "--variant, or the one-hot GBDT baseline")
+    se.add_argument("--budget", type=positive_int, default=100,
+                    help="distinct architectures to query (isomorphic repeats are free)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--population-size", type=positive_int, default=None,
+                    help="regularised evolution's population (default 20)")
+    se.add_argument("--sample-size", type=positive_int, default=None,
+                    help="regularised evolution's tournament size (default 5)")
+    se.add_argument("--initial-size", type=positive_int, default=None,
+                    help="random architectures before the first predictor fit (default 10)")
+    se.add_argument("--pool-size", type=positive_int, default=None,
+                    help="candidates the predictor ranks per round (default 500)")
+    se.add_argument("--per-round", type=positive_int, default=None,
+                    help="candidates queried per round (default 10)")
+    se.add_argument("--workers", type=positive_int, default=None,
+                    help="query in this many processes (default: here, one by one)")
+    se.add_argument("--json", default=None, help="write the result and history to this file")
+    se.add_argument("--plot", default=None, help="write best accuracy against queries here")
+    se.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="progress bar (default: when stderr is a terminal)")
+
     pr = sub.add_parser("predict", help="score architecture strings with a saved predictor")
     pr.add_argument("checkpoint")
     pr.add_argument("archs", nargs="+", help="architecture strings")
@@ -200,6 +228,85 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Algorithm options of ``search`` and the algorithms that take them.
+SEARCH_OPTIONS = {"population_size": "evolution", "sample_size": "evolution",
+                  "initial_size": "predictor", "pool_size": "predictor",
+                  "per_round": "predictor"}
+
+
+def _search_algorithm(args: argparse.Namespace):
+    from hypernas_pyg.search import ALGORITHMS
+
+    kwargs = {}
+    for option, algorithm in SEARCH_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if algorithm != args.algorithm:
+            raise ValueError(f"--{option.replace('_', '-')} is an option of --algorithm "
+                             f"{algorithm}, not {args.algorithm}")
+        kwargs[option] = value
+    if args.algorithm != "predictor":
+        return ALGORITHMS[args.algorithm](**kwargs)
+    if args.predictor == "gbdt":
+        from hypernas_pyg.baselines import OneHotGBDTPredictor
+        predictor = OneHotGBDTPredictor(seed=args.seed)
+    else:
+        from hypernas_pyg.predictor import HyperNASPredictor
+        predictor = HyperNASPredictor(**_model_kwargs(args, args.seed), progress=False)
+        predictor.validate_params()
+    return ALGORITHMS["predictor"](predictor, **kwargs)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from hypernas_pyg.search import TableOracle
+
+    check_output_paths(json=args.json, plot=args.plot)  # before any work
+    if args.plot:
+        try:
+            import matplotlib
+            matplotlib.use("Agg")  # files only, no display
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install 'hypernas_pyg[benchmarks]'"
+                             ) from None
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    algorithm = _search_algorithm(args)
+    algorithm.validate_params()
+    dataset = _load_benchmark(args)
+    oracle = TableOracle(dataset)
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    executor = None
+    if args.workers:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        executor = ProcessPoolExecutor(args.workers,
+                                       mp_context=multiprocessing.get_context("spawn"))
+    try:
+        result = algorithm.search(oracle, args.budget, args.seed, executor, progress)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    note = " (validation = test: the table has one accuracy)" if result.validation_is_test \
+        else ""
+    print(f"{dataset!r} {result.algorithm['name']} budget={args.budget} seed={args.seed}: "
+          f"best by validation {result.best_val_accuracy:.2f} (test "
+          f"{result.best_val_test_accuracy:.2f}){note}, best test "
+          f"{result.best_test_accuracy:.2f}, {result.num_queries} queries, "
+          f"{result.search_seconds:.1f} s; optimum {oracle.best_possible()}")
+    print(f"best architecture by validation: {result.best_val_arch}")
+    if args.json:
+        result.to_json(args.json, args={k: v for k, v in vars(args).items() if k != "func"},
+                       optimum=oracle.best_possible())
+    if args.plot:
+        ax = result.plot()
+        ax.axhline(oracle.best_possible()["test"], color="grey", lw=0.8, ls=":")
+        with atomic_file(args.plot) as tmp:
+            ax.figure.savefig(tmp, dpi=120, bbox_inches="tight",
+                              format=osp.splitext(args.plot)[1][1:] or "png")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from hypernas_pyg.predictor import HyperNASPredictor
 
@@ -216,7 +323,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         import torch
         torch.set_num_threads(args.threads)
     try:
-        return {"evaluate": cmd_evaluate, "predict": cmd_predict}[args.command](args)
+        return {"evaluate": cmd_evaluate, "search": cmd_search,
+                "predict": cmd_predict}[args.command](args)
     # User errors: bad arguments or files (OSError covers FileNotFoundError and
     # unreadable paths), foreign pickles, and diverged fits. Anything else is a bug
     # and keeps its traceback.

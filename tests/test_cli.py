@@ -76,3 +76,47 @@ def test_evaluate_nasbench101_naslib500(tmp_path, capsys):
     assert main(["evaluate", "--benchmark", "nasbench101", "--no-prune-cells",
                  "--train-size", "20"]) == 2
     assert "benchmark 'nasbench101' takes no --prune-cells option" in capsys.readouterr().err
+
+
+def test_search_writes_json_and_plot(nb201, tmp_path, capsys):
+    out, plot = tmp_path / "s" / "search.json", tmp_path / "s" / "best.png"
+    args = ["search", "--root", nb201.root, "--algorithm", "predictor", "--predictor", "gbdt",
+            "--budget", "25", "--seed", "2", "--pool-size", "40", "--json", str(out)]
+    assert main(args + ["--plot", str(plot)]) == 0
+    result = json.loads(out.read_text())
+    for key in ("best_val_arch", "best_val_test_accuracy", "best_test_accuracy",
+                "num_queries", "history", "search_seconds", "args", "optimum"):
+        assert key in result
+    assert result["num_queries"] == len(result["history"]) == 25
+    assert result["args"]["budget"] == 25 and result["algorithm"]["pool_size"] == 40
+    assert result["best_test_accuracy"] >= result["best_val_test_accuracy"]
+    assert plot.stat().st_size > 1000
+    assert "best by validation" in capsys.readouterr().out
+    again = tmp_path / "again.json"
+    assert main(args + ["--json", str(again)]) == 0
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(json.loads(again.read_text())["history"]) == strip(result["history"])
+
+
+def test_search_with_a_hypernas_predictor(nb201, tmp_path):
+    out = tmp_path / "h.json"
+    assert main(["search", "--root", nb201.root, "--variant", "np", "--epochs", "3",
+                 "--hidden-channels", "8", "--budget", "20", "--pool-size", "20",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["algorithm"]["predictor"] == "HyperNASPredictor(np)"
+    assert len(result["extra"]["refit_seconds"]) == 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--algorithm", "random", "--pool-size", "5"],
+     "--pool-size is an option of --algorithm predictor, not random"),
+    (["--algorithm", "evolution", "--population-size", "3", "--sample-size", "4"],
+     "sample_size must be at most population_size"),
+    (["--seed", "-1"], "--seed must be a non-negative integer, got -1"),
+    (["--json", "/"], "--json '/' is not a file path"),
+])
+def test_search_user_errors_are_one_line(nb201, capsys, extra, message):
+    assert main(["search", "--root", nb201.root, "--budget", "5"] + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

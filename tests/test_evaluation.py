@@ -1,7 +1,5 @@
 """The ranking protocol of ``evaluate_ranking``, including its fixed scoring sample."""
-import numpy as np
 import pytest
-import torch
 
 from hypernas_pyg.baselines import RandomPredictor
 from hypernas_pyg.evaluation import evaluate_ranking

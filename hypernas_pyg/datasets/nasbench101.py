@@ -465,6 +465,11 @@ class NASBench101(InMemoryDataset):
         return self._hashes[self._positions()].astype(str).tolist()
 
     @property
+    def canonical_keys(self) -> list[str]:
+        """The space's canonical key of each item (its module hash), without rehashing."""
+        return self.hashes
+
+    @property
     def runs(self) -> dict[str, np.ndarray]:
         """Every run of the items (``"tfrecord"`` only; empty otherwise): ``[N, 3]``
         arrays ``validation_accuracy``, ``test_accuracy``, ``train_accuracy`` (%) and

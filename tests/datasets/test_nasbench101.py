@@ -491,3 +491,18 @@ def test_real_naslib500(nb101_real, tmp_path):
     assert np.corrcoef(y, test)[0, 1] > 0.98
     _check_items(ds, range(0, 500, 25))
     assert 0.2 < float(ds.params.min()) and float(ds.params.max()) < 31
+
+
+def test_search_oracle_on_the_table_flags_single_run_targets(small_all):
+    """A search on the full-table format: keys are the stored hashes, and because the table
+    has one accuracy, every result says validation and test are the same measurement."""
+    from hypernas_pyg.search import RandomSearch, TableOracle
+    ds, values = small_all
+    assert ds.canonical_keys[:50] == [ds.space.canonical_key(a) for a in ds.archs[:50]]
+    oracle = TableOracle(ds)
+    assert oracle.validation_is_test and len(oracle) == len(ds)
+    r = RandomSearch().search(oracle, 30, seed=0)
+    assert r.validation_is_test and r.to_dict()["validation_is_test"] is True
+    best = r.history[[x.validation for x in r.history].index(r.best_val_accuracy)]
+    assert best.test == best.validation == pytest.approx(
+        100 * values[ds.hashes.index(best.key)], rel=1e-6)

@@ -122,3 +122,20 @@ def test_unknown_dataset(tmp_path):
     with pytest.raises(ValueError, match="Unknown NAS-Bench-201 dataset 'cifar11'; choose one of: "
                                          "cifar10, cifar100, ImageNet16-120"):
         NASBench201(str(tmp_path), dataset="cifar11")
+
+
+def test_search_oracle_reads_the_cifar100_table(cifar100_mirror, tmp_path, monkeypatch):
+    """CIFAR-100 (and ImageNet16-120) go through the same oracle as CIFAR-10."""
+    from hypernas_pyg.search import RegularizedEvolution, TableOracle
+    mirror, table = cifar100_mirror
+    monkeypatch.setenv("HYPERNAS_MIRROR", str(mirror))
+    monkeypatch.setattr(NASBench201, "verify_sha256", False)
+    oracle = TableOracle(NASBench201(str(tmp_path), dataset="cifar100", log=False))
+    assert not oracle.validation_is_test
+    r = RegularizedEvolution().search(oracle, 40, seed=0)
+    rows = {a: i for i, a in enumerate(table["arch str"])}
+    for rec in r.history[:5]:
+        i = oracle.row(rec.arch)
+        assert rec.validation == pytest.approx(table["validation accuracy"][i], rel=1e-6)
+        assert rec.test == pytest.approx(table["test accuracy"][i], rel=1e-6)
+        assert rows[rec.arch] >= i  # the first row of the cell's isomorphism class
