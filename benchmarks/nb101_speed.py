@@ -1,6 +1,8 @@
 """NAS-Bench-101 speed and memory: load all 423,624 cells, fit, score them all.
 
     python benchmarks/nb101_speed.py --out benchmarks/results/nb101_speed.json
+    python benchmarks/nb101_speed.py --set num_layers=3 rank_weight=1.0 \\
+        --out benchmarks/results/nb101_speed_l3.json
 
 Loads the processed ``NASBench101`` dataset (building it first if needed, timed
 separately), fits a predictor on ``--train-size`` cells, scores every cell
@@ -38,7 +40,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--flush-denormal", action="store_true",
                    help="score with torch.set_flush_denormal(True)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="HyperNASPredictor overrides as JSON values, e.g. num_layers=3")
     args = p.parse_args(argv)
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    from nb201_suite import parse_overrides
+    overrides = parse_overrides(p, args.set)
 
     import torch
     torch.set_num_threads(args.threads)
@@ -57,7 +64,7 @@ def main(argv=None) -> int:
     rss_loaded = peak_rss_gb()
     train_idx = sample_train_indices(len(dataset), args.train_size, args.seed)
     predictor = HyperNASPredictor(variant=args.variant, seed=args.seed, epochs=args.epochs,
-                                  progress=False)
+                                  progress=False, **overrides)
     t0 = time.perf_counter()
     predictor.fit(dataset[torch.as_tensor(train_idx)])
     fit_seconds = time.perf_counter() - t0
@@ -78,6 +85,7 @@ def main(argv=None) -> int:
         times.append(time.perf_counter() - t0)
     result = {"num_archs": len(dataset), "variant": args.variant,
               "train_size": args.train_size, "epochs": args.epochs, "seed": args.seed,
+              "overrides": overrides,
               "threads": args.threads, "batch_size": args.batch_size,
               "prepare_seconds": prepare_seconds, "load_seconds": load_seconds,
               "fit_seconds": fit_seconds, "predict_seconds": times,
