@@ -87,3 +87,26 @@ def test_code_version_ignores_results_and_docs(tmp_path):
     subprocess.run(git + ["checkout", "-q", "benchmarks/run.py"], cwd=tmp_path, check=True)
     (tmp_path / "hypernas_pyg/core.py").write_text("v2\n")
     assert suite.code_version(str(tmp_path)) == clean + "+dirty"
+
+
+def test_search_suite_rows_resume_and_agree_with_one_search(nb201, tmp_path, capsys):
+    """One search per (method, seed) gives every budget; a second call does nothing; the
+    rows are what the library's own search returns."""
+    import pandas as pd
+    import search_suite
+    from hypernas_pyg.search import RegularizedEvolution, TableOracle
+
+    out = tmp_path / "s.csv"
+    args = ["--methods", "evolution", "--seeds", "0", "1", "--budgets", "20", "40",
+            "--workers", "1", "--root", nb201.root, "--out", str(out)]
+    assert search_suite.main(args) == 0
+    df = pd.read_csv(out)
+    assert len(df) == 4 and set(df["budget"]) == {20, 40}
+    direct = RegularizedEvolution().search(TableOracle(nb201), 40, seed=1)
+    row = df[(df.seed == 1) & (df.budget == 20)].iloc[0]
+    assert row["val_test"] == pytest.approx(direct.at_budget(20)["best_val_test_accuracy"])
+    assert len(pd.read_csv(tmp_path / "s_trajectories.csv")) == 80
+    assert (tmp_path / "s.md").exists() and (tmp_path / "s.png").exists()
+    capsys.readouterr()
+    assert search_suite.main(args + ["--dry-run"]) == 0
+    assert "0 searches to do" in capsys.readouterr().out
