@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any, Mapping, Union
 
 from hypernas_pyg.spaces.counting import count_flops
+from hypernas_pyg.spaces.darts import DARTSSpace
 from hypernas_pyg.spaces.nasbench101 import NASBench101Network, NASBench101Space
 from hypernas_pyg.spaces.nasbench201 import NASBench201Network, NASBench201Space
 from hypernas_pyg.spaces.search_space import Cell, KernelSlot, NetworkSpace, SearchSpace
 
 #: Registered search spaces by name.
 SPACES: dict[str, type[SearchSpace]] = {NASBench201Space.name: NASBench201Space,
-                                        NASBench101Space.name: NASBench101Space}
+                                        NASBench101Space.name: NASBench101Space,
+                                        DARTSSpace.name: DARTSSpace}
 
 SpaceLike = Union[str, Mapping[str, Any], SearchSpace]
 
@@ -58,5 +60,6 @@ def space_config(space: SearchSpace) -> dict[str, Any]:
     return {"name": space.name, **space.get_config()}
 
 
-__all__ = ["Cell", "KernelSlot", "NetworkSpace", "SearchSpace", "NASBench101Network",
-           "NASBench101Space", "NASBench201Space", "NASBench201Network", "SPACES", "count_flops", "space_config", "space_resolver"]
+__all__ = ["Cell", "DARTSSpace", "KernelSlot", "NetworkSpace", "SearchSpace",
+           "NASBench101Network", "NASBench101Space", "NASBench201Space", "NASBench201Network",
+           "SPACES", "count_flops", "space_config", "space_resolver"]

@@ -1,0 +1,7 @@
+"""The DARTS search space: genotypes in every usual form, the cell sequence of the CIFAR-10
+evaluation network, sampling and mutation."""
+from hypernas_pyg.spaces.darts.genotype import DARTSGenotype
+from hypernas_pyg.spaces.darts.ops import DARTS_OPS
+from hypernas_pyg.spaces.darts.space import DARTSSpace
+
+__all__ = ["DARTSGenotype", "DARTSSpace", "DARTS_OPS"]
