@@ -1,23 +1,13 @@
 """The NAS-Bench-201 benchmark as a PyG ``InMemoryDataset``."""
 from __future__ import annotations
 
-import json
-import logging
-import os
 import os.path as osp
 from typing import Callable, Optional
 
-import torch
-from torch_geometric.data import InMemoryDataset
-
-from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.datasets.raw_files import (RawFile, fetch_raw_files, sha256_file,
-                                             verify_raw_files)
-from hypernas_pyg.datasets.safe_process import (check_root, checked_process, load_tensors,
-                                                write_processed)
+from hypernas_pyg.datasets.raw_files import RawFile
+from hypernas_pyg.datasets.table_dataset import TableDataset
 from hypernas_pyg.spaces.nasbench201 import NASBench201Space
 
-logger = logging.getLogger(__name__)
 
 _NASGRAPH = ("https://raw.githubusercontent.com/Zhenhan-Huang/NASGraph-Public/"
              "1f8fd621c60a48728fcc890818b6b94eee62e4dc/data/")
@@ -35,7 +25,7 @@ SHA256 = {
 }
 
 
-class NASBench201(InMemoryDataset):
+class NASBench201(TableDataset):
     r"""All 15,625 NAS-Bench-201 architectures with their accuracies.
 
     Every item is an :class:`~hypernas_pyg.data.ArchData` of the whole cell
@@ -71,34 +61,20 @@ class NASBench201(InMemoryDataset):
     """
 
     DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-    #: Bump when the graph encoding changes.
-    VERSION = 1
-    target_names = ("train_target", "eval_target")
     url_nasgraph = _NASGRAPH
     url_nats = _NATS
-    #: Check the raw files against their published sha256 (:data:`SHA256`); set it to
-    #: ``False`` on the class (or a subclass) for home-made tables under the same names.
-    verify_sha256 = True
 
     def __init__(self, root: str, dataset: str = "cifar10", cells_per_stage: int = 5,
                  prune_cells: bool = True, transform: Optional[Callable] = None,
                  pre_transform: Optional[Callable] = None,
                  pre_filter: Optional[Callable] = None, force_reload: bool = False,
                  log: bool = True) -> None:
-        root = check_root(root)
         if dataset not in self.DATASETS:
             raise ValueError(
                 f"Unknown NAS-Bench-201 dataset {dataset!r}; choose one of: {', '.join(self.DATASETS)}")
         self.dataset = dataset
         self.space = NASBench201Space(cells_per_stage, prune=prune_cells)
-        super().__init__(root, transform, pre_transform, pre_filter,
-                         force_reload=force_reload, log=log)
-        if not self._try_load():
-            logger.warning("Processed file %s is stale or unreadable; rebuilding it.",
-                           self.processed_paths[0])
-            self.process()
-            if not self._try_load():
-                raise RuntimeError(f"Could not load freshly processed {self.processed_paths[0]}")
+        super().__init__(root, transform, pre_transform, pre_filter, force_reload, log)
 
     # ----------------------------------------------------------------- files
     @property
@@ -117,64 +93,16 @@ class NASBench201(InMemoryDataset):
         return [nasgraph(f"nasbench201_{self.dataset}.csv")]
 
     @property
-    def raw_file_names(self) -> list[str]:
-        return [f.name for f in self._raw_specs]
-
-    @property
     def processed_file_names(self) -> list[str]:
         graph = "_pruned" if self.space.prune else ""
         return [f"{self.dataset}_N{self.space.cells_per_stage}{graph}_v{self.VERSION}.pt"]
 
-    @property
-    def _meta_path(self) -> str:
-        return self.processed_paths[0] + ".json"
-
-    def download(self) -> None:
-        fetch_raw_files(self._raw_specs, self.raw_dir)
-
-    def _download(self) -> None:
-        if self.force_reload:  # re-copy what the mirror has, even over present files
-            os.makedirs(self.raw_dir, exist_ok=True)
-            fetch_raw_files(self._raw_specs, self.raw_dir, refresh=True)
-        super()._download()
-
-    def _fingerprint(self) -> dict:
-        out = {"version": self.VERSION, "dataset": self.dataset,
-               "cells_per_stage": self.space.cells_per_stage, "prune_cells": self.space.prune,
-               "pre_transform": repr(self.pre_transform), "pre_filter": repr(self.pre_filter)}
-        for path in self.raw_paths:
-            out[osp.basename(path)] = sha256_file(path)
-        return out
-
-    def _process(self) -> None:
-        # PyG's own reads processed/pre_transform.pt with full unpickling.
-        checked_process(self, self._meta_path)
-
-    def _load_processed(self, path: str) -> None:
-        """Reads the processed file with ``weights_only=True`` (never PyG's
-        ``fs.torch_load``, which falls back to full unpickling)."""
-        out = load_tensors(path)
-        if not (isinstance(out, tuple) and len(out) == 3 and isinstance(out[0], dict)
-                and isinstance(out[1], dict) and out[2] is ArchData):
-            raise ValueError(f"{path} does not hold (data dict, slices, ArchData)")
-        self._data = ArchData.from_dict(out[0])
-        self.slices = out[1]
-        self._data_list = None
-
-    def _try_load(self) -> bool:
-        try:
-            with open(self._meta_path) as f:
-                if json.load(f) != self._fingerprint():
-                    return False
-            self._load_processed(self.processed_paths[0])
-            self._expand()
-        except Exception as exc:  # corrupted or unreadable files are rebuilt
-            logger.debug("Cannot use processed file: %s", exc)
-            return False
-        return True
+    def _config(self) -> dict:
+        return {"dataset": self.dataset, "cells_per_stage": self.space.cells_per_stage,
+                "prune_cells": self.space.prune}
 
     # ------------------------------------------------------------- processing
-    def _read_tables(self) -> tuple[list[str], list[float], list[float]]:
+    def _read(self) -> tuple[list[str], list[float], list[float]]:
         import pandas as pd
 
         def read(name: str, columns: list[str]) -> "pd.DataFrame":
@@ -209,59 +137,6 @@ class NASBench201(InMemoryDataset):
         table = read(name, ["arch str", "validation accuracy", "test accuracy"])
         return (list(table["arch str"]), list(table["validation accuracy"]),
                 list(table["test accuracy"]))
-
-    def process(self) -> None:
-        verify_raw_files(self._raw_specs, self.raw_dir)
-        archs, train_target, eval_target = self._read_tables()
-        data_list = []
-        for i, (a, v, t) in enumerate(zip(archs, train_target, eval_target)):
-            try:
-                data_list.append(arch_to_data(a, self.space, y=[v, t], arch_id=i))
-            except ValueError as exc:
-                raise ValueError(f"{self.raw_paths[0]}, row {i}: architecture {a!r} is not "
-                                 f"valid: {exc}") from None
-        if self.pre_filter is not None:
-            data_list = [d for d in data_list if self.pre_filter(d)]
-        if self.pre_transform is not None:
-            data_list = [self.pre_transform(d) for d in data_list]
-        write_processed(self.processed_paths[0], self._meta_path, lambda tmp: self._save_compact(data_list, tmp),
-                        self._fingerprint)
-
-    # Derived attributes (one-hot ``x`` and ``rev_edge_index``) are not written to
-    # disk and integer attributes are stored in the smallest dtype that holds them:
-    # the processed file shrinks from ~200 MB to ~10 MB and loads in well under a second.
-    _DERIVED = {"x": "op", "rev_edge_index": "edge_index"}
-    _SMALL_INTS = ("op", "cell_pos", "edge_index")
-
-    def _save_compact(self, data_list: list[ArchData], path: str) -> None:
-        data, slices = self.collate(data_list)
-        num_types = self.space.num_node_types
-        if torch.equal(data.x, torch.nn.functional.one_hot(data.op, num_types).float()):
-            del data.x, slices["x"]
-        if torch.equal(data.rev_edge_index, data.edge_index.flip(0)):
-            del data.rev_edge_index, slices["rev_edge_index"]
-        for key in self._SMALL_INTS:
-            value = data[key]
-            if value.numel() and 0 <= int(value.min()) and int(value.max()) < 256:
-                data[key] = value.to(torch.uint8)
-        with open(path, "wb") as f:
-            torch.save((data.to_dict(), slices, ArchData), f)
-
-    def _expand(self) -> None:
-        data, slices = self._data, self.slices
-        for key in self._SMALL_INTS:
-            data[key] = data[key].long()
-        if "x" not in slices:
-            data.x = torch.nn.functional.one_hot(data.op, self.space.num_node_types).float()
-            slices["x"] = slices["op"]
-        if "rev_edge_index" not in slices:
-            data.rev_edge_index = data.edge_index.flip(0)
-            slices["rev_edge_index"] = slices["edge_index"]
-
-    @property
-    def archs(self) -> list[str]:
-        """Architecture strings of the items, in order."""
-        return list(self._data.arch) if self._indices is None else [d.arch for d in self]
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({len(self)}, dataset={self.dataset!r}, "
