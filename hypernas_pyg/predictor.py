@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 import os.path as osp
 import sys
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -326,7 +327,22 @@ class HyperNASPredictor(ParamsMixin):
             members.append(self._fit_with_hypernet(data_list, seed, report=k == 0) if hyper
                            else self._fit_regression(data_list, seed))
         self.members_ = [_flush_subnormal(m) for m in members]
+        self._warn_if_collapsed(data, t.numpy())
         return self
+
+    def _warn_if_collapsed(self, data: Any, target: np.ndarray) -> None:
+        """A fit that predicts one value for every training architecture ranks nothing; it
+        is finite, so it is not an error, but it must not pass unnoticed."""
+        if np.ptp(target) == 0 or self.variant == "hypernas-h":  # hypernas-h warns itself
+            return
+        with torch.random.fork_rng(devices=[]):  # batching draws a seed from the global RNG
+            pred = self.predict(data)
+        if np.ptp(pred) == 0:
+            warnings.warn(
+                f"the fitted {self.variant!r} predictor gives one value ({pred[0]:.6g}) for "
+                f"all {len(pred)} training architectures: the network collapsed (dead ReLUs) "
+                f"and ranks nothing. Try another seed, a lower lr (now {self.lr}) or fewer "
+                f"epochs (now {self.epochs})", RuntimeWarning, stacklevel=3)
 
     def _fit_kwargs(self) -> dict[str, Any]:
         return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,

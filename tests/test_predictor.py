@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -240,3 +242,17 @@ def test_fitted_models_hold_no_subnormal_weights():
     _flush_subnormal(model.model_)
     assert weight[0, 0] == 0
     np.testing.assert_array_equal(model.predict(archs), before)
+
+
+def test_a_collapsed_fit_warns(nb201, monkeypatch):
+    """A fit whose predictions are one value for every training architecture (as dead ReLUs
+    give: seen on DARTS214 with hypernas-p, N=100, seed 0) warns, naming lr and epochs."""
+    train = nb201[torch.arange(30)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        HyperNASPredictor(variant="np", epochs=2, hidden_channels=8, progress=False).fit(train)
+    monkeypatch.setattr(HyperNASPredictor, "predict",
+                        lambda self, archs, **kw: np.full(len(archs), 90.0, np.float32))
+    with pytest.warns(RuntimeWarning, match=r"one value \(90\) for all 30 training "
+                                            r"architectures.*lr \(now 0\.01\).*epochs \(now 2\)"):
+        HyperNASPredictor(variant="np", epochs=2, hidden_channels=8, progress=False).fit(train)
