@@ -425,3 +425,44 @@ def test_every_variant_runs_on_nasbench101(cifar_root, tmp_path, variant):
         net = space.build_network(archs[0], **model.network_size_)
         net.load_state_dict(model.generate_weights(archs[0]))  # strict: the real network's keys
         assert model.network_size_ == {"stem_channels": 8, "num_stacks": 3, "cells_per_stack": 1}
+
+
+@pytest.mark.parametrize("variant", ["np", "hypernas-p", "hypernas-h", "hypernas"])
+def test_every_variant_runs_on_darts(cifar_root, tmp_path, variant):
+    """DARTS: depthwise 3x3 / 5x5 and pointwise kernels from their op nodes, a 5-cell proxy
+    for the 20-cell encoder graphs."""
+    from hypernas_pyg.spaces import DARTSSpace
+    space = DARTSSpace()
+    archs = space.sample(12, np.random.default_rng(0))
+    y = np.array([96.0 + 0.1 * a.count("sep_conv") for a in archs])
+    hyper = variant in ("hypernas", "hypernas-h")
+    kw = dict(epochs=2, hidden_channels=16, num_layers=1, batch_size=6, progress=False,
+              space=space, variant=variant)
+    if hyper:
+        kw.update(aux=TINY, aux_root=cifar_root, proxy={"C": 4, "layers": 5})
+    model = HyperNASPredictor(**kw).fit(archs, y)
+    pred = model.predict(archs)
+    assert pred.shape == (12,) and np.isfinite(pred).all()
+    model.save(str(tmp_path / "darts.pt"))
+    np.testing.assert_array_equal(HyperNASPredictor.load(str(tmp_path / "darts.pt"))
+                                  .predict(archs), pred)
+    if hyper:
+        net = space.build_network(archs[0], **model.network_size_)
+        net.load_state_dict(model.generate_weights(archs[0]))  # strict: the real network's keys
+        slots = space.kernel_slots(archs[0], net)
+        convs = sum(isinstance(m, torch.nn.Conv2d) for c in net.cells for m in c.ops.modules())
+        assert len(slots) == convs > 0
+        assert {s.shape[2:] for s in slots} <= {(3, 3), (5, 5), (1, 1)}
+        assert all(space.cell_sequence(archs[0])[s.cell].ops[s.node] in space.ops
+                   for s in slots)
+
+
+def test_darts_proxy_cells_map_onto_the_encoder_cells():
+    from hypernas_pyg.spaces import DARTSSpace
+    space = DARTSSpace()
+    assert space.proxy_cell_positions(5) == {1: 6, 3: 13, 0: 0, 2: 7, 4: 14}
+    assert space.proxy_cell_positions(20) == {i: i for i in range(20)}
+    with pytest.raises(ValueError, match="layers must be in 3..8"):
+        DARTSSpace(layers=8).network_size({"layers": 20})
+    with pytest.raises(ValueError, match="C must be even"):
+        space.network_size({"C": 5})

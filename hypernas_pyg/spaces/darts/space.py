@@ -8,6 +8,7 @@ import numpy as np
 
 from hypernas_pyg.spaces.darts.genotype import (DARTSGenotype, check_cell, from_compact,
                                                 from_mapping, from_text)
+from hypernas_pyg.spaces.darts.network_side import DARTSNetworkSide
 from hypernas_pyg.spaces.darts.ops import DARTS_OPS, NUM_NODES
 from hypernas_pyg.spaces.search_space import Cell, SearchSpace, check_positive_int
 
@@ -15,7 +16,7 @@ from hypernas_pyg.spaces.search_space import Cell, SearchSpace, check_positive_i
 INPUT_PREV, INPUT, ADD, OUTPUT = "input_prev", "input", "add", "output"
 
 
-class DARTSSpace(SearchSpace):
+class DARTSSpace(DARTSNetworkSide, SearchSpace):
     """DARTS (Liu et al. 2019): a normal and a reduction cell, 4 nodes of two ops each.
 
     Every input form of a genotype is accepted by :meth:`parse`:
