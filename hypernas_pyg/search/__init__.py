@@ -7,7 +7,8 @@ An :class:`Oracle` answers queries (a benchmark table or the user's function), a
 from hypernas_pyg.search.base import SearchAlgorithm
 from hypernas_pyg.search.evaluator import Evaluator, Record
 from hypernas_pyg.search.evolution import RegularizedEvolution
-from hypernas_pyg.search.oracle import Evaluation, FunctionOracle, Oracle, TableOracle
+from hypernas_pyg.search.oracle import (Evaluation, FunctionOracle, Oracle, PredictorOracle,
+                                        TableOracle)
 from hypernas_pyg.search.predictor_guided import PredictorGuidedEvolution, fresh_predictor
 from hypernas_pyg.search.random_search import RandomSearch
 from hypernas_pyg.search.result import SearchResult
@@ -17,5 +18,5 @@ ALGORITHMS = {"random": RandomSearch, "evolution": RegularizedEvolution,
               "predictor": PredictorGuidedEvolution}
 
 __all__ = ["ALGORITHMS", "Evaluation", "Evaluator", "FunctionOracle", "Oracle",
-           "PredictorGuidedEvolution", "RandomSearch", "Record", "RegularizedEvolution",
+           "PredictorGuidedEvolution", "PredictorOracle", "RandomSearch", "Record", "RegularizedEvolution",
            "SearchAlgorithm", "SearchResult", "TableOracle", "fresh_predictor"]

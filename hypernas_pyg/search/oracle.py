@@ -158,6 +158,34 @@ class FunctionOracle(Oracle):
         return result
 
 
+class PredictorOracle(Oracle):
+    """Answers with a fitted predictor's estimate: a search with no further labels.
+
+    The validation accuracy a search sees is ``predictor.predict([arch])``; there is no test
+    accuracy and a query costs nothing measured (1 per architecture, for the budget). Use
+    it to search a whole space (e.g. DARTS) after fitting on the labelled architectures.
+
+    Args:
+        space: The search space.
+        predictor: A fitted :class:`~hypernas_pyg.estimator.Predictor`.
+        description: What the predictor was fitted on, for result files.
+    """
+
+    def __init__(self, space: Any, predictor: Any, description: str = "") -> None:
+        if not callable(getattr(predictor, "predict", None)):
+            raise ValueError(f"predictor must have predict(archs); "
+                             f"{type(predictor).__name__} has none")
+        self.space, self.predictor = space, predictor
+        self.description = description or f"predictions of {type(predictor).__name__}"
+
+    def query(self, arch: str) -> Evaluation:
+        value = np.asarray(self.predictor.predict([arch]), dtype=np.float64).reshape(-1)
+        if value.shape != (1,):
+            raise ValueError(f"the predictor returned {value.shape[0]} values for one "
+                             f"architecture ({arch!r})")
+        return Evaluation(_number(value[0], arch), None, 1.0)
+
+
 def _number(value: Any, arch: str, allow_none: bool = False) -> Optional[float]:
     if value is None and allow_none:
         return None

@@ -224,3 +224,15 @@ def test_dask_local_cluster_gives_the_serial_result():
     assert [(r.arch, r.validation, r.test) for r in clustered.history] == \
         [(r.arch, r.validation, r.test) for r in serial.history]
     assert clustered.best_val_arch == serial.best_val_arch
+
+
+def test_predictor_oracle_searches_without_labels(oracle):
+    """Evolution on a fitted predictor's estimates: no test accuracy, every query free of
+    labels, and the architecture it returns is the one the predictor ranks best."""
+    from hypernas_pyg.search import PredictorOracle
+    p = TablePredictor(oracle)
+    r = RegularizedEvolution().search(PredictorOracle(SPACE, p), 60, seed=0)
+    assert r.best_test_accuracy is None and all(rec.test is None for rec in r.history)
+    assert r.best_val_accuracy == max(p.predict([rec.arch for rec in r.history]))
+    with pytest.raises(ValueError, match="predictor must have predict"):
+        PredictorOracle(SPACE, object())
