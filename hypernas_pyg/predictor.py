@@ -331,18 +331,23 @@ class HyperNASPredictor(ParamsMixin):
         return self
 
     def _warn_if_collapsed(self, data: Any, target: np.ndarray) -> None:
-        """A fit that predicts one value for every training architecture ranks nothing; it
-        is finite, so it is not an error, but it must not pass unnoticed."""
+        """A fit that predicts one value for training architectures whose graphs differ ranks
+        nothing; it is finite, so it is not an error, but it must not pass unnoticed."""
         if np.ptp(target) == 0 or self.variant == "hypernas-h":  # hypernas-h warns itself
             return
         with torch.random.fork_rng(devices=[]):  # batching draws a seed from the global RNG
             pred = self.predict(data)
-        if np.ptp(pred) == 0:
+        if np.ptp(pred) != 0:
+            return
+        graphs = {(tuple(d.op.tolist()), tuple(d.edge_index.reshape(-1).tolist()),
+                   tuple(d.cell_pos.tolist())) for d in data}
+        if len(graphs) > 1:
             warnings.warn(
                 f"the fitted {self.variant!r} predictor gives one value ({pred[0]:.6g}) for "
-                f"all {len(pred)} training architectures: the network collapsed (dead ReLUs) "
-                f"and ranks nothing. Try another seed, a lower lr (now {self.lr}) or fewer "
-                f"epochs (now {self.epochs})", RuntimeWarning, stacklevel=3)
+                f"all {len(pred)} training architectures, whose {len(graphs)} distinct graphs "
+                f"it should tell apart: the fit collapsed and ranks nothing. Try another "
+                f"seed, a lower lr (now {self.lr}) or fewer epochs (now {self.epochs})",
+                RuntimeWarning, stacklevel=3)
 
     def _fit_kwargs(self) -> dict[str, Any]:
         return dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,

@@ -245,8 +245,8 @@ def test_fitted_models_hold_no_subnormal_weights():
 
 
 def test_a_collapsed_fit_warns(nb201, monkeypatch):
-    """A fit whose predictions are one value for every training architecture (as dead ReLUs
-    give: seen on DARTS214 with hypernas-p, N=100, seed 0) warns, naming lr and epochs."""
+    """A fit whose predictions are one value for training architectures with different graphs
+    (seen on DARTS214 with hypernas-p, N=100, seed 0) warns, naming lr and epochs."""
     train = nb201[torch.arange(30)]
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
@@ -254,5 +254,17 @@ def test_a_collapsed_fit_warns(nb201, monkeypatch):
     monkeypatch.setattr(HyperNASPredictor, "predict",
                         lambda self, archs, **kw: np.full(len(archs), 90.0, np.float32))
     with pytest.warns(RuntimeWarning, match=r"one value \(90\) for all 30 training "
-                                            r"architectures.*lr \(now 0\.01\).*epochs \(now 2\)"):
+                                            r"architectures, whose \d+ distinct graphs.*"
+                                            r"lr \(now 0\.01\).*epochs \(now 2\)"):
         HyperNASPredictor(variant="np", epochs=2, hidden_channels=8, progress=False).fit(train)
+
+
+def test_identical_graphs_predicting_one_value_do_not_warn():
+    """Twelve cells whose pruned graphs are all the same: one prediction is right."""
+    space = NASBench201Space()
+    archs = list(space.all_archs())[100:112]
+    assert len({str(space.cell_sequence(a)) for a in archs}) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        HyperNASPredictor(space=space, epochs=1, hidden_channels=8, progress=False).fit(
+            archs, list(np.linspace(50.0, 90.0, 12)))
