@@ -23,9 +23,9 @@ def encode(enc, b):
 
 
 def naive_reference(enc, data):
-    """Loop over cells of one graph with explicit injection of z(i-1)."""
+    """Loop over cells of one graph with explicit injection of z(i-1) (and z(i-2))."""
     v = enc.lin_in(data.x)
-    z = torch.zeros(enc.hidden_channels)
+    z = z2 = torch.zeros(enc.hidden_channels)
     zs = []
     for i in range(data.num_cells):
         mask = data.cell_pos == i
@@ -34,15 +34,16 @@ def naive_reference(enc, data):
         remap[ids] = torch.arange(ids.numel())
         emask = mask[data.edge_index[0]]
         ei = remap[data.edge_index[:, emask]]
-        h = v[ids] + z if enc.context == "preceding" else v[ids]
+        context = {"preceding": z, "preceding2": z + z2}.get(enc.context)
+        h = v[ids] + context if context is not None else v[ids]
         for conv in enc.convs:
             h = conv(h, ei)
-        z = h.mean(0)
+        z, z2 = h.mean(0), z
         zs.append(z)
     return torch.stack(zs), torch.stack(zs).mean(0)
 
 
-@pytest.mark.parametrize("context", ["preceding", "none"])
+@pytest.mark.parametrize("context", ["preceding", "none", "preceding2"])
 def test_matches_naive_per_graph_loop(batch, context):
     torch.manual_seed(0)
     enc = CellSequenceEncoder(F_IN, 16, num_layers=2, context=context).eval()
@@ -65,6 +66,15 @@ def test_injection_makes_cells_see_their_predecessors(batch):
     assert not torch.allclose(pre.cell[:, 1], iso.cell[:, 1])
     # In isolation, identical normal cells give identical z.
     torch.testing.assert_close(iso.cell[:, 0], iso.cell[:, 1])
+
+
+def test_two_preceding_cells_differ_from_one_from_the_third_cell(batch):
+    torch.manual_seed(0)
+    one = encode(CellSequenceEncoder(F_IN, 16, context="preceding"), batch)
+    torch.manual_seed(0)
+    two = encode(CellSequenceEncoder(F_IN, 16, context="preceding2"), batch)
+    torch.testing.assert_close(one.cell[:, :2], two.cell[:, :2])  # z(-1) = 0: cells 0, 1 agree
+    assert not torch.allclose(one.cell[:, 2], two.cell[:, 2])
 
 
 def test_positional_context_distinguishes_identical_cells(batch):
@@ -127,7 +137,7 @@ def test_conv_resolver_names():
         assert conv_resolver(name, 8) is not None
 
 
-@pytest.mark.parametrize("context", ["preceding", "none", "positional"])
+@pytest.mark.parametrize("context", ["preceding", "none", "positional", "preceding2"])
 @pytest.mark.parametrize("pool", ["mean", "sum", "max"])
 def test_dense_path_equals_sparse_path(batch, context, pool):
     torch.manual_seed(0)

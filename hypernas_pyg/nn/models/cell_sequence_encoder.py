@@ -13,7 +13,7 @@ from torch_geometric.nn.dense.linear import Linear
 from hypernas_pyg.nn.conv import conv_resolver
 from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, dense_mean_operator
 
-CONTEXTS = ("preceding", "none", "positional")
+CONTEXTS = ("preceding", "none", "positional", "preceding2")
 POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
 
 
@@ -105,6 +105,8 @@ class CellSequenceEncoder(Module):
         \mathbf{z}^{(0)} = \mathbf{0}, \qquad
         \mathbf{h} = \tfrac{1}{N}\textstyle\sum_i \mathbf{z}^{(i)}.
 
+    ``context="preceding2"`` injects :math:`\mathbf{z}^{(i-1)} + \mathbf{z}^{(i-2)}`
+    instead, for spaces whose cells read the two cells before them (DARTS).
     ``context="none"`` encodes every cell in isolation (the NP baseline: in a
     space whose normal cells are all equal, ``h`` is an affine function of the
     single-cell embedding); ``context="positional"`` adds a learned embedding of
@@ -117,7 +119,7 @@ class CellSequenceEncoder(Module):
         num_layers: Message-passing layers applied to each cell.
         conv: ``"bigcn"``, ``"gin"``, ``"transformer"`` or a module instance
             (see :func:`~hypernas_pyg.nn.conv.conv_resolver`).
-        context: ``"preceding"``, ``"none"`` or ``"positional"``.
+        context: ``"preceding"``, ``"none"``, ``"positional"`` or ``"preceding2"``.
         max_cells: Largest number of cells (needed by ``"positional"`` only).
         dropout: Dropout on node features between layers.
         pool: Cell readout: ``"mean"``, ``"sum"`` or ``"max"``.
@@ -194,7 +196,7 @@ class CellSequenceEncoder(Module):
         pool = POOLS[self.pool]
         if self.pos_emb is not None and num_cells > self.max_cells:
             raise ValueError(f"{num_cells} cells exceed max_cells={self.max_cells}")
-        inject = self.context == "preceding"
+        inject = self.context in ("preceding", "preceding2")
         if self.dense:
             return self._forward_dense(x, edge_index, rev_edge_index, cell_pos, batch,
                                        num_graphs, num_cells, inject, return_node)
@@ -206,7 +208,8 @@ class CellSequenceEncoder(Module):
         # injection makes cell i depend on cell i-1; the other contexts reuse the
         # same path, which keeps each step's tensors small and cache-friendly).
         groups = _group_by_cell(edge_index, rev_edge_index, cell_pos, num_cells)
-        z = v.new_zeros(num_graphs, self.hidden_channels)
+        z = z2 = v.new_zeros(num_graphs, self.hidden_channels)
+        two = self.context == "preceding2"
         cells, outs = [], []
         order = torch.cat(groups.nodes)
         # One gather and a split (whose backward is a single concatenation) rather
@@ -214,8 +217,9 @@ class CellSequenceEncoder(Module):
         v_cells = v[order].split([n.numel() for n in groups.nodes])
         for nodes, v_cell, ei, rei in zip(groups.nodes, v_cells, groups.edges, groups.rev_edges):
             b = batch[nodes]
-            out = self._gnn(v_cell + z[b] if inject else v_cell, ei, rei)
-            z = pool(out, b, size=num_graphs)
+            context = z + z2 if two else z
+            out = self._gnn(v_cell + context[b] if inject else v_cell, ei, rei)
+            z, z2 = pool(out, b, size=num_graphs), z
             outs.append(out)
             cells.append(z)
         # Put node features back in the batch's node order.
@@ -250,17 +254,18 @@ class CellSequenceEncoder(Module):
         padded = self.lin_in(padded).view(num_cells, num_graphs, width, -1)
         if self.pos_emb is not None:
             padded = padded + self.pos_emb.weight[:num_cells].view(num_cells, 1, 1, -1)
-        z = padded.new_zeros(num_graphs, self.hidden_channels)
+        z = z2 = padded.new_zeros(num_graphs, self.hidden_channels)
+        two = self.context == "preceding2"
         cells, outs = [], []
         # unbind, whose backward is one stack, not a zero-filled gradient per position
         for k, h in enumerate(padded.unbind(0)):
             if inject:
-                h = h + z.unsqueeze(1)
+                h = h + (z + z2 if two else z).unsqueeze(1)
             for i, conv in enumerate(self.convs):
                 if i > 0:
                     h = self.dropout(h)
                 h = conv.forward_dense(h, adj[k], rev[k])
-            z = self._dense_pool(h, mask[k], size[k])
+            z, z2 = self._dense_pool(h, mask[k], size[k]), z
             if return_node:
                 outs.append(h)
             cells.append(z)
