@@ -9,6 +9,7 @@ from hypernas_pyg.search.evaluator import Evaluator, Record
 from hypernas_pyg.search.evolution import RegularizedEvolution
 from hypernas_pyg.search.oracle import (Evaluation, FunctionOracle, Oracle, PredictorOracle,
                                         TableOracle)
+from hypernas_pyg.search.pool import PoolSpace
 from hypernas_pyg.search.predictor_guided import PredictorGuidedEvolution, fresh_predictor
 from hypernas_pyg.search.random_search import RandomSearch
 from hypernas_pyg.search.result import SearchResult
@@ -18,5 +19,5 @@ ALGORITHMS = {"random": RandomSearch, "evolution": RegularizedEvolution,
               "predictor": PredictorGuidedEvolution}
 
 __all__ = ["ALGORITHMS", "Evaluation", "Evaluator", "FunctionOracle", "Oracle",
-           "PredictorGuidedEvolution", "PredictorOracle", "RandomSearch", "Record", "RegularizedEvolution",
+           "PoolSpace", "PredictorGuidedEvolution", "PredictorOracle", "RandomSearch", "Record", "RegularizedEvolution",
            "SearchAlgorithm", "SearchResult", "TableOracle", "fresh_predictor"]

@@ -236,3 +236,26 @@ def test_predictor_oracle_searches_without_labels(oracle):
     assert r.best_val_accuracy == max(p.predict([rec.arch for rec in r.history]))
     with pytest.raises(ValueError, match="predictor must have predict"):
         PredictorOracle(SPACE, object())
+
+
+def test_pool_space_keeps_every_proposal_in_the_pool(nb201):
+    """A search limited to 300 labelled cells: every query is a pool member, so a table
+    oracle that knows only the pool answers every one."""
+    from hypernas_pyg.search import PoolSpace
+    pool_archs = list(nb201.archs[:300])
+    small = TableOracle(nb201[:300])
+    pool = PoolSpace(SPACE, pool_archs)
+    assert len(pool) == len(small) and pool.has_network is False
+    small.space = pool
+    for algorithm in (RandomSearch(), RegularizedEvolution(),
+                      PredictorGuidedEvolution(OneHotGBDTPredictor(n_estimators=10),
+                                               pool_size=20)):
+        r = algorithm.search(small, 60, seed=0)
+        assert r.num_queries == 60
+        assert all(small.row(rec.arch) < 300 for rec in r.history)
+    rng = np.random.default_rng(0)
+    a = pool.pool[0]
+    b = pool.mutate(a, rng)
+    assert b in pool.pool and SPACE.canonical_key(b) != SPACE.canonical_key(a)
+    with pytest.raises(ValueError, match="at least 2 distinct"):
+        PoolSpace(SPACE, [A, B])
