@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--predictor", choices=["hypernas", "gbdt"], default="hypernas",
                     help="the predictor of --algorithm predictor: HyperNASPredictor of "
                     "--variant, or the one-hot GBDT baseline")
+    se.add_argument("--oracle", choices=["table", "pool", "predictor"], default="table",
+                    help="what answers queries: the benchmark table (every architecture of "
+                    "the space must be in it), the table with proposals kept to its "
+                    "architectures (pool), or a predictor (--variant, --predictor) fitted on "
+                    "the whole table, searching the whole space with no further labels")
     se.add_argument("--budget", type=positive_int, default=100,
                     help="distinct architectures to query (isomorphic repeats are free)")
     se.add_argument("--seed", type=int, default=0)
@@ -248,19 +253,35 @@ def _search_algorithm(args: argparse.Namespace):
         kwargs[option] = value
     if args.algorithm != "predictor":
         return ALGORITHMS[args.algorithm](**kwargs)
+    return ALGORITHMS["predictor"](_search_predictor(args), **kwargs)
+
+
+def _search_predictor(args: argparse.Namespace):
+    """The predictor of ``--predictor`` (and ``--variant`` ...), checked, unfitted."""
     if args.predictor == "gbdt":
         from hypernas_pyg.baselines import OneHotGBDTPredictor
-        predictor = OneHotGBDTPredictor(seed=args.seed)
-    else:
-        from hypernas_pyg.predictor import HyperNASPredictor
-        predictor = HyperNASPredictor(**_model_kwargs(args, args.seed), progress=False)
-        predictor.validate_params()
-    return ALGORITHMS["predictor"](predictor, **kwargs)
+        return OneHotGBDTPredictor(seed=args.seed)
+    from hypernas_pyg.predictor import HyperNASPredictor
+    predictor = HyperNASPredictor(**_model_kwargs(args, args.seed), progress=False)
+    predictor.validate_params()
+    return predictor
+
+
+def _search_oracle(args: argparse.Namespace, dataset):
+    from hypernas_pyg.search import PoolSpace, PredictorOracle, TableOracle
+
+    if args.oracle == "table":
+        return TableOracle(dataset)
+    if args.oracle == "pool":
+        oracle = TableOracle(dataset)
+        oracle.space = PoolSpace(dataset.space, dataset.archs)
+        return oracle
+    predictor = _search_predictor(args).fit(dataset)
+    return PredictorOracle(dataset.space, predictor,
+                           f"{type(predictor).__name__} fitted on all of {dataset!r}")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from hypernas_pyg.search import TableOracle
-
     check_output_paths(json=args.json, plot=args.plot)  # before any work
     if args.plot:
         try:
@@ -274,7 +295,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     algorithm = _search_algorithm(args)
     algorithm.validate_params()
     dataset = _load_benchmark(args)
-    oracle = TableOracle(dataset)
+    oracle = _search_oracle(args, dataset)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     executor = None
     if args.workers:
@@ -289,18 +310,25 @@ def cmd_search(args: argparse.Namespace) -> int:
             executor.shutdown()
     note = " (validation = test: the table has one accuracy)" if result.validation_is_test \
         else ""
-    print(f"{dataset!r} {result.algorithm['name']} budget={args.budget} seed={args.seed}: "
-          f"best by validation {result.best_val_accuracy:.2f} (test "
-          f"{result.best_val_test_accuracy:.2f}){note}, best test "
-          f"{result.best_test_accuracy:.2f}, {result.num_queries} queries, "
-          f"{result.search_seconds:.1f} s; optimum {oracle.best_possible()}")
+    test = ("" if result.best_val_test_accuracy is None else
+            f" (test {result.best_val_test_accuracy:.2f}){note}, best test "
+            f"{result.best_test_accuracy:.2f}")
+    optimum = oracle.best_possible()
+    print(f"{dataset!r} {result.algorithm['name']} on {args.oracle} budget={args.budget} "
+          f"seed={args.seed}: best by validation {result.best_val_accuracy:.2f}{test}, "
+          f"{result.num_queries} queries, {result.search_seconds:.1f} s"
+          + (f"; optimum {optimum}" if optimum else ""))
     print(f"best architecture by validation: {result.best_val_arch}")
+    genotype = getattr(oracle.space, "genotype", None)
+    if callable(genotype) and hasattr(genotype(result.best_val_arch), "to_darts"):
+        print(genotype(result.best_val_arch).to_darts())
     if args.json:
         result.to_json(args.json, args={k: v for k, v in vars(args).items() if k != "func"},
                        optimum=oracle.best_possible())
     if args.plot:
         ax = result.plot()
-        ax.axhline(oracle.best_possible()["test"], color="grey", lw=0.8, ls=":")
+        if oracle.best_possible():
+            ax.axhline(oracle.best_possible()["test"], color="grey", lw=0.8, ls=":")
         with atomic_file(args.plot) as tmp:
             ax.figure.savefig(tmp, dpi=120, bbox_inches="tight",
                               format=osp.splitext(args.plot)[1][1:] or "png")

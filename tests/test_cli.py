@@ -120,3 +120,26 @@ def test_search_user_errors_are_one_line(nb201, capsys, extra, message):
     assert main(["search", "--root", nb201.root, "--budget", "5"] + extra) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_search_darts_on_the_pool_and_on_a_predictor(tmp_path, capsys):
+    """DARTS214: evolution kept to the 214 labelled genotypes (the table answers), and a
+    search of the whole space on a predictor fitted on all 214 (no labels, prints the
+    genotype in DARTS's form)."""
+    import os
+    if not os.path.exists(os.path.join(os.environ.get("HYPERNAS_MIRROR", ""),
+                                       "darts_random214", "214genotypes.pkl")):
+        pytest.skip("HYPERNAS_MIRROR does not hold darts_random214/")
+    root = str(tmp_path / "d214")
+    pool = tmp_path / "pool.json"
+    assert main(["search", "--benchmark", "darts214", "--root", root, "--oracle", "pool",
+                 "--algorithm", "evolution", "--budget", "60", "--json", str(pool)]) == 0
+    result = json.loads(pool.read_text())
+    assert result["num_queries"] == 60 and result["validation_is_test"] is True
+    out = tmp_path / "pred.json"
+    assert main(["search", "--benchmark", "darts214", "--root", root, "--oracle", "predictor",
+                 "--algorithm", "evolution", "--variant", "np", "--epochs", "3",
+                 "--hidden-channels", "8", "--budget", "40", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["best_test_accuracy"] is None and result["optimum"] is None
+    assert "Genotype(normal=[" in capsys.readouterr().out

@@ -10,6 +10,9 @@ from hypernas_pyg.search.base import MAX_STALE_PROPOSALS, SearchAlgorithm, fill_
 from hypernas_pyg.search.evaluator import Evaluator
 from hypernas_pyg.validation import check_int
 
+#: Repeats in a row after which evolution draws a random child.
+RESTART_AFTER = 100
+
 
 class RegularizedEvolution(SearchAlgorithm):
     """A population of the last ``population_size`` queried architectures.
@@ -18,7 +21,9 @@ class RegularizedEvolution(SearchAlgorithm):
     ``sample_size`` members at random, mutates the one with the best validation accuracy
     (:meth:`SearchSpace.mutate`), queries the child, appends it and removes the oldest
     member. A child isomorphic to a queried architecture costs nothing and takes part
-    with its stored accuracy.
+    with its stored accuracy. After :data:`RESTART_AFTER` such repeats in a row (a small
+    or pooled space whose neighbourhoods are used up) the next child is a random
+    architecture instead of a mutant.
 
     Args:
         population_size: Members kept (and random architectures to start from).
@@ -48,7 +53,8 @@ class RegularizedEvolution(SearchAlgorithm):
             picks = rng.choice(len(population), min(self.sample_size, len(population)),
                                replace=False)
             parent = max((population[int(i)] for i in picks), key=lambda m: m[1])[0]
-            child = evaluator.space.mutate(parent, rng)
+            child = (evaluator.space.mutate(parent, rng) if stale < RESTART_AFTER or
+                     stale % RESTART_AFTER else evaluator.space.sample(1, rng)[0])
             before = len(evaluator.history)
             evaluation = evaluator.evaluate_one(child)
             stale = 0 if len(evaluator.history) > before else stale + 1
