@@ -164,6 +164,8 @@ def main(argv=None) -> int:
                    help='overrides: predictor={"epochs": 100}, guided={"per_round": 5}, '
                         'evolution={"population_size": 10}')
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--report", action="store_true",
+                   help="only rewrite the table and the plot from the CSV (no searches)")
     args = p.parse_args(argv)
     overrides = parse_overrides(p, args.set)
     unknown = set(overrides) - {"predictor", "guided", "evolution"}
@@ -189,6 +191,8 @@ def main(argv=None) -> int:
                              "commit": commit, "root": root, "threads": args.threads,
                              "overrides": overrides, "dataset_kwargs": dataset_kwargs})
     print(f"{len(jobs)} searches to do; results in {out}", flush=True)
+    if args.report:
+        jobs = []
     if args.dry_run:
         for j in jobs:
             print(j["method"], j["seed"], j["max_budget"])
