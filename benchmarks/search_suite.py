@@ -4,7 +4,7 @@ NAS-Bench-201 / NAS-Bench-101 tables, many seeds, several budgets.
 Every search is anytime (a longer budget extends a shorter one with the same seed), so one
 search per (method, seed) to the largest budget gives every budget: a row of the tidy CSV
 per (method, seed, budget). Runs already in the CSV are skipped, so a sweep can be stopped
-and continued; the trajectories go to ``<out>_trajectories.csv``, a table (mean ± std over
+and continued; the trajectories go to ``<out>_trajectories.csv.gz``, a table (mean ± std over
 seeds) to ``<out>.md`` and the curves to ``<out>.png``.
 
     python benchmarks/search_suite.py --benchmark nasbench201            # budgets 50-200
@@ -201,19 +201,18 @@ def main(argv=None) -> int:
     BENCHMARKS[args.benchmark](root, log=False, **dataset_kwargs)  # process once
     stem = osp.splitext(out)[0]
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    traj = stem + "_trajectories.csv.gz"  # one row per query: gzip keeps it small
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=args.workers, mp_context=context) as pool:
         for rows, trajectory in pool.map(_run, jobs):
             for row in rows:
                 append_row(out, row, KEYS)
-            traj = stem + "_trajectories.csv"
-            pd.DataFrame(trajectory).to_csv(traj, mode="a", index=False,
+            pd.DataFrame(trajectory).to_csv(traj, mode="a", index=False, compression="gzip",
                                             header=not osp.exists(traj))
     df = pd.read_csv(out)
     with open(stem + ".md", "w") as f:
         f.write(summarise(df))
     print(summarise(df))
-    traj = stem + "_trajectories.csv"
     if osp.exists(traj):
         plot(pd.read_csv(traj), stem + ".png")
     from hypernas_pyg.evaluation import hardware

@@ -105,7 +105,7 @@ def test_search_suite_rows_resume_and_agree_with_one_search(nb201, tmp_path, cap
     direct = RegularizedEvolution().search(TableOracle(nb201), 40, seed=1)
     row = df[(df.seed == 1) & (df.budget == 20)].iloc[0]
     assert row["val_test"] == pytest.approx(direct.at_budget(20)["best_val_test_accuracy"])
-    assert len(pd.read_csv(tmp_path / "s_trajectories.csv")) == 80
+    assert len(pd.read_csv(tmp_path / "s_trajectories.csv.gz")) == 80
     assert (tmp_path / "s.md").exists() and (tmp_path / "s.png").exists()
     capsys.readouterr()
     assert search_suite.main(args + ["--dry-run"]) == 0
