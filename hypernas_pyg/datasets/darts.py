@@ -34,7 +34,28 @@ def _check_accuracies(values: np.ndarray, path: str, low: float, high: float) ->
                          f"[{low}, {high}] ({bad.size} such rows)")
 
 
-class DARTS214(TableDataset):
+class _DARTSTable(TableDataset):
+    """A table of DARTS genotypes, encoded as the ``layers``-cell evaluation network."""
+
+    #: Start of the processed file's name.
+    stem = ""
+
+    def __init__(self, root: str, layers: int = 20, transform: Optional[Callable] = None,
+                 pre_transform: Optional[Callable] = None,
+                 pre_filter: Optional[Callable] = None, force_reload: bool = False,
+                 log: bool = True) -> None:
+        self.space = DARTSSpace(layers)
+        super().__init__(root, transform, pre_transform, pre_filter, force_reload, log)
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        return [f"{self.stem}_L{self.space.layers}_v{self.VERSION}.pt"]
+
+    def _config(self) -> dict:
+        return {"layers": self.space.layers}
+
+
+class DARTS214(_DARTSTable):
     """214 random DARTS genotypes, each trained once for 600 epochs on CIFAR-10.
 
     From Yang et al., *NAS evaluation is frustratingly hard* (ICLR 2020): 20 cells, 36
@@ -52,26 +73,13 @@ class DARTS214(TableDataset):
 
     url = _YANG
     num_archs = 214
-
-    def __init__(self, root: str, layers: int = 20, transform: Optional[Callable] = None,
-                 pre_transform: Optional[Callable] = None,
-                 pre_filter: Optional[Callable] = None, force_reload: bool = False,
-                 log: bool = True) -> None:
-        self.space = DARTSSpace(layers)
-        super().__init__(root, transform, pre_transform, pre_filter, force_reload, log)
+    stem = "darts214"
 
     @property
     def _raw_specs(self) -> list[RawFile]:
         return [RawFile(name, f"darts_random214/{name}", self.url + name if self.url else None,
                         SHA256[name] if self.verify_sha256 else None)
                 for name in ("214genotypes.pkl", "214_random_architectures.npy")]
-
-    @property
-    def processed_file_names(self) -> list[str]:
-        return [f"darts214_L{self.space.layers}_v{self.VERSION}.pt"]
-
-    def _config(self) -> dict:
-        return {"layers": self.space.layers}
 
     def _read_raw(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         pkl, npy = (osp.join(self.raw_dir, f.name) for f in self._raw_specs)
@@ -124,7 +132,7 @@ class DARTS214(TableDataset):
         return f"{self.__class__.__name__}({len(self)}, layers={self.space.layers})"
 
 
-class NASBench301Surrogate(TableDataset):
+class NASBench301Surrogate(_DARTSTable):
     """725 DARTS genotypes with **NAS-Bench-301 surrogate predictions** as labels.
 
     NASLib's ``zc_nasbench301.json``: its ``val_accuracy`` is what the NB301 v1.0 surrogate
@@ -141,27 +149,14 @@ class NASBench301Surrogate(TableDataset):
 
     url = _NASLIB
     num_archs = 725
+    stem = "nb301_surrogate"
     labels = "NAS-Bench-301 v1.0 surrogate predictions (not measured)"
-
-    def __init__(self, root: str, layers: int = 20, transform: Optional[Callable] = None,
-                 pre_transform: Optional[Callable] = None,
-                 pre_filter: Optional[Callable] = None, force_reload: bool = False,
-                 log: bool = True) -> None:
-        self.space = DARTSSpace(layers)
-        super().__init__(root, transform, pre_transform, pre_filter, force_reload, log)
 
     @property
     def _raw_specs(self) -> list[RawFile]:
         name = "zc_nasbench301.json"
         return [RawFile(name, f"darts_nb301/{name}", self.url + name if self.url else None,
                         SHA256[name] if self.verify_sha256 else None)]
-
-    @property
-    def processed_file_names(self) -> list[str]:
-        return [f"nb301_surrogate_L{self.space.layers}_v{self.VERSION}.pt"]
-
-    def _config(self) -> dict:
-        return {"layers": self.space.layers}
 
     def _table(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         path = self.raw_paths[0]
