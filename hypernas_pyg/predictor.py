@@ -39,6 +39,20 @@ def member_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
 
 
+def restart_seed(seed: int, attempt: int) -> int:
+    """Seed of the ``attempt``-th refit after a collapsed fit: ``seed`` for the first fit,
+    else one drawn from ``numpy.random.SeedSequence([seed, 0, attempt])``."""
+    if attempt == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, 0, attempt]).generate_state(1)[0])
+
+
+def _distinct_graphs(data: Any) -> set:
+    """The distinct encoder graphs (ops, edges, cell positions) of ``data``."""
+    return {(tuple(d.op.tolist()), tuple(d.edge_index.reshape(-1).tolist()),
+             tuple(d.cell_pos.tolist())) for d in data}
+
+
 #: Training variants and the encoder context each implies.
 VARIANTS: dict[str, str] = {"np": "none", "hypernas-p": "preceding",
                             "hypernas-h": "preceding", "hypernas": "preceding"}
@@ -141,7 +155,16 @@ class HyperNASPredictor(ParamsMixin):
             initialisations and shuffles (member ``k`` uses seed
             ``member_seed(seed, k)``; member 0 uses ``seed`` itself); :meth:`predict`
             averages their scaled outputs. Fit and scoring time grow linearly.
+
+    A fitted member that gives one output for every training architecture (its regressor's
+    units died, so no gradient flows; training architectures with different graphs and
+    targets) is refitted from another seed (:func:`restart_seed`), up to
+    :attr:`COLLAPSE_RESTARTS` times; :attr:`restarts_` holds the refits of each member,
+    and a fit still collapsed after them warns. ``hypernas-h`` warns itself instead.
     """
+
+    #: Refits from other seeds of a member whose fit collapsed to one output.
+    COLLAPSE_RESTARTS = 2
 
     def __init__(self, variant: str = "hypernas-p", encoder: Union[str, nn.Module] = "bigcn",
                  context: Optional[str] = None,
@@ -321,14 +344,33 @@ class HyperNASPredictor(ParamsMixin):
         self.scaler_ = scaler
         if hyper:
             self._check_hypernet_data(data_list)
-        members = []
+        distinct = len(_distinct_graphs(data)) > 1 and np.ptp(t.numpy()) > 0
+        members, self.restarts_ = [], []
         for k in range(self.ensemble):
-            seed = member_seed(self.seed, k)
-            members.append(self._fit_with_hypernet(data_list, seed, report=k == 0) if hyper
-                           else self._fit_regression(data_list, seed))
+            for attempt in range(self.COLLAPSE_RESTARTS + 1):
+                seed = restart_seed(member_seed(self.seed, k), attempt)
+                model = (self._fit_with_hypernet(data_list, seed, report=k == 0) if hyper
+                         else self._fit_regression(data_list, seed))
+                if (not distinct or self.variant == "hypernas-h"
+                        or not self._member_collapsed(model, data_list)):
+                    break
+                logger.info("member %d (seed %d) predicts one value for every training "
+                            "architecture: a collapsed fit; refitting", k, seed)
+            self.restarts_.append(attempt)
+            members.append(model)
         self.members_ = [_flush_subnormal(m) for m in members]
         self._warn_if_collapsed(data, t.numpy())
         return self
+
+    @torch.inference_mode()
+    def _member_collapsed(self, model: HyperNAS, data_list: list[ArchData]) -> bool:
+        """Whether ``model`` gives one output for all of ``data_list``: its regressor's units
+        died (seen with lr 1e-2 on DARTS214 and in some NB201 search refits); no gradient
+        then flows, so more epochs cannot help, but another initialisation does."""
+        model.eval()
+        with torch.random.fork_rng(devices=[]):  # batching draws a seed from the global RNG
+            out = torch.cat([model(b) for b in iter_batches(data_list, 1024, self.device_)])
+        return bool((out.max() - out.min()) == 0)
 
     def _warn_if_collapsed(self, data: Any, target: np.ndarray) -> None:
         """A fit that predicts one value for training architectures whose graphs differ ranks
@@ -339,13 +381,13 @@ class HyperNASPredictor(ParamsMixin):
             pred = self.predict(data)
         if np.ptp(pred) != 0:
             return
-        graphs = {(tuple(d.op.tolist()), tuple(d.edge_index.reshape(-1).tolist()),
-                   tuple(d.cell_pos.tolist())) for d in data}
+        graphs = _distinct_graphs(data)
         if len(graphs) > 1:
             warnings.warn(
                 f"the fitted {self.variant!r} predictor gives one value ({pred[0]:.6g}) for "
                 f"all {len(pred)} training architectures, whose {len(graphs)} distinct graphs "
-                f"it should tell apart: the fit collapsed and ranks nothing. Try another "
+                f"it should tell apart: the fit collapsed and ranks nothing (also after "
+                f"{self.COLLAPSE_RESTARTS} refits from other seeds). Try another "
                 f"seed, a lower lr (now {self.lr}) or fewer epochs (now {self.epochs})",
                 RuntimeWarning, stacklevel=3)
 

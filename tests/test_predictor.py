@@ -259,6 +259,44 @@ def test_a_collapsed_fit_warns(nb201, monkeypatch):
         HyperNASPredictor(variant="np", epochs=2, hidden_channels=8, progress=False).fit(train)
 
 
+def test_a_collapsed_member_is_refitted_from_another_seed(nb201, monkeypatch):
+    """A member whose outputs are one value is refitted from restart_seed(seed, 1); the
+    result is the fit of that seed, and restarts_ records the refit."""
+    from hypernas_pyg.predictor import restart_seed
+    train = nb201[torch.arange(30)]
+    kwargs = dict(variant="np", epochs=2, hidden_channels=8, progress=False)
+    calls = []
+    real = HyperNASPredictor._member_collapsed
+
+    def first_collapses(self, model, data_list):
+        calls.append(real(self, model, data_list))
+        return len(calls) == 1
+    monkeypatch.setattr(HyperNASPredictor, "_member_collapsed", first_collapses)
+    refitted = HyperNASPredictor(seed=0, **kwargs).fit(train)
+    assert refitted.restarts_ == [1] and len(calls) == 2
+    monkeypatch.setattr(HyperNASPredictor, "_member_collapsed", real)
+    direct = HyperNASPredictor(seed=restart_seed(0, 1), **kwargs).fit(train)
+    assert direct.restarts_ == [0] and restart_seed(0, 1) != 0
+    np.testing.assert_array_equal(refitted.predict(train), direct.predict(train))
+
+
+def test_collapse_detection_and_the_warning_after_all_refits(nb201, monkeypatch):
+    train = nb201[torch.arange(30)]
+    model = HyperNASPredictor(variant="np", epochs=2, hidden_channels=8, progress=False)
+    model.fit(train)
+    data_list = list(train)
+    assert not model._member_collapsed(model.model_, data_list)
+    with torch.no_grad():
+        model.model_.regressor.lins[-1].weight.zero_()  # a dead regressor: one output
+    assert model._member_collapsed(model.model_, data_list)
+    monkeypatch.setattr(HyperNASPredictor, "_member_collapsed", lambda *a: True)
+    monkeypatch.setattr(HyperNASPredictor, "predict",
+                        lambda self, archs, **kw: np.full(len(archs), 90.0, np.float32))
+    with pytest.warns(RuntimeWarning, match=r"also after 2 refits"):
+        model.fit(train)
+    assert model.restarts_ == [HyperNASPredictor.COLLAPSE_RESTARTS] == [2]
+
+
 def test_identical_graphs_predicting_one_value_do_not_warn():
     """Twelve cells whose pruned graphs are all the same: one prediction is right."""
     space = NASBench201Space()
