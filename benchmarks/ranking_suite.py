@@ -1,19 +1,24 @@
-"""NAS-Bench-101 ranking benchmark: NP, HyperNAS-P, HyperNAS and GBDT on all 423,624 cells.
+"""Ranking benchmark on a table: NP, HyperNAS-P, HyperNAS and GBDT, Kendall tau over all rows.
 
 Each run (method, training size, seed) is one row of a tidy CSV; rows already there are
 skipped when the script starts again, so a sweep can be stopped and continued. A
 markdown table (mean and std over seeds) and a JSON with the hardware are written next
-to the CSV.
+to the CSV. ``--benchmark`` picks the table (a key of ``hypernas_pyg.datasets.BENCHMARKS``)
+and with it the default sizes, seeds and results file:
 
-    python benchmarks/nb101_suite.py                          # the study of the issue
-    python benchmarks/nb101_suite.py --methods np --sizes 100 --seeds 0   # one run
+    python benchmarks/ranking_suite.py --benchmark nasbench101      # NB101 study
+    python benchmarks/ranking_suite.py --benchmark darts214         # DARTS214 study
+    python benchmarks/ranking_suite.py --benchmark nb301_surrogate  # NB301-surrogate study
+    python benchmarks/ranking_suite.py --benchmark darts214 --methods np --sizes 100 --seeds 0
 
-Protocol (PINAT's splits S1 / S2 / S4 / S5 are N = 100 / 172 / 424 / 4236): train on
-``N`` cells drawn with ``seed``, rank all 423,624 (and the held-out ones). Both the
-training and the evaluation target are the single-run 108-epoch CIFAR-10 test accuracy
-of the table in the mirror (no validation accuracy exists there); PINAT trains on the
-validation accuracy of the official data. Epochs shrink with ``N`` so that no fit takes
-more than about 3,000 optimisation steps (``--max-steps``): 300 epochs up to 640 cells.
+Protocol: train on ``N`` architectures drawn with ``seed``, rank all of them and the
+held-out ones (``kendall_tau_heldout``: the tau on the rest). Training and evaluation
+target are the table's (see its data card). NAS-Bench-101 (PINAT's splits S1 / S2 / S4 /
+S5 are N = 100 / 172 / 424 / 4236): both are the single-run 108-epoch CIFAR-10 test
+accuracy of the table in the mirror (PINAT trains on the validation accuracy of the
+official data). DARTS214: the single-run 600-epoch test accuracy; NB301 surrogate: the
+surrogate's prediction. Epochs shrink with ``N`` so that no fit takes more than about
+3,000 optimisation steps (``--max-steps``): 300 epochs up to 640 architectures.
 """
 from __future__ import annotations
 
@@ -33,10 +38,17 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from nb201_suite import (append_row, code_version, parse_overrides,  # noqa: E402
                          write_summary)
 
-SIZES = [100, 172, 424, 4236]
 METHODS = ("np", "hypernas-p", "hypernas", "gbdt")
-#: Sizes the hypernetwork variant runs at (its fit is the slowest).
-HYPERNAS_SIZES = (100, 172, 424)
+#: Per benchmark: default training sizes, seeds, and the sizes the hypernetwork variant
+#: runs at (its fit is the slowest).
+DEFAULTS = {
+    "nasbench101": {"sizes": [100, 172, 424, 4236], "seeds": [0, 1, 2, 3, 4],
+                    "hypernas_sizes": [100, 172, 424], "out": "nb101_suite.csv"},
+    "darts214": {"sizes": [50, 100, 150], "seeds": list(range(10)),
+                 "hypernas_sizes": [50, 100, 150], "out": "darts214_suite.csv"},
+    "nb301_surrogate": {"sizes": [100, 200, 400], "seeds": list(range(10)),
+                        "hypernas_sizes": [100, 200, 400], "out": "nb301_suite.csv"},
+}
 KEYS = ["method", "train_size", "seed", "epochs", "config"]
 #: Estimator arguments that do not change what is computed.
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
@@ -70,11 +82,11 @@ def config_key(estimator) -> str:
 def _run(job: dict) -> dict:
     import torch
     torch.set_num_threads(job.pop("threads"))
-    from hypernas_pyg.datasets import NASBench101
+    from hypernas_pyg.datasets import BENCHMARKS
     from hypernas_pyg.evaluation import evaluate_ranking
 
     overrides = job.pop("overrides")
-    dataset = NASBench101(job.pop("root"), log=False)
+    dataset = BENCHMARKS[job["benchmark"]](job.pop("root"), log=False)
     estimator = make_estimator(job["method"], job["seed"], job["epochs"], overrides)
     result = evaluate_ranking(estimator, dataset, job["train_size"], job["seed"],
                               score_sample=job.pop("score_sample"))
@@ -111,12 +123,16 @@ def summarise(df: pd.DataFrame) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="benchmarks/results/nb101_suite.csv")
-    p.add_argument("--root", default=osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg",
-                                              "nasbench101"))
+    p.add_argument("--benchmark", choices=sorted(DEFAULTS), default="nasbench101")
+    p.add_argument("--out", default=None,
+                   help="results CSV (default benchmarks/results/<the benchmark's file>)")
+    p.add_argument("--root", default=None,
+                   help="dataset cache (default ~/.cache/hypernas_pyg/<benchmark>)")
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    p.add_argument("--sizes", nargs="+", type=int, default=SIZES)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--sizes", nargs="+", type=int, default=None,
+                   help="training sizes (default: the benchmark's)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="seeds (default: the benchmark's)")
     p.add_argument("--max-steps", type=int, default=3000,
                    help="at most this many optimisation steps per fit (fewer epochs at large N)")
     p.add_argument("--workers", type=int, default=2, help="parallel runs")
@@ -130,6 +146,12 @@ def main(argv=None) -> int:
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
     args = p.parse_args(argv)
     overrides = parse_overrides(p, args.set)
+    defaults = DEFAULTS[args.benchmark]
+    args.out = args.out or osp.join("benchmarks", "results", defaults["out"])
+    args.root = args.root or osp.join(osp.expanduser("~"), ".cache", "hypernas_pyg",
+                                      args.benchmark)
+    args.sizes = args.sizes or defaults["sizes"]
+    args.seeds = args.seeds if args.seeds is not None else defaults["seeds"]
 
     done = (pd.read_csv(args.out, dtype=str, keep_default_na=False) if osp.exists(args.out)
             else pd.DataFrame(columns=KEYS))
@@ -138,7 +160,7 @@ def main(argv=None) -> int:
     for size in args.sizes:
         for seed in args.seeds:
             for method in args.methods:
-                if method == "hypernas" and size not in HYPERNAS_SIZES:
+                if method == "hypernas" and size not in defaults["hypernas_sizes"]:
                     continue
                 epochs = 0 if method == "gbdt" else epochs_for(size, 64, args.max_steps,
                                                                  args.max_epochs)
@@ -148,7 +170,8 @@ def main(argv=None) -> int:
                 config = config_key(make_estimator(method, seed, epochs, opts))
                 if (method, str(size), str(seed), str(epochs), config) in finished:
                     continue
-                jobs.append({"method": method, "train_size": size, "seed": seed,
+                jobs.append({"benchmark": args.benchmark, "method": method,
+                             "train_size": size, "seed": seed,
                              "epochs": epochs, "config": config, "root": args.root,
                              "threads": args.threads, "overrides": opts, "commit": commit,
                              "score_sample": args.score_sample})
@@ -157,8 +180,8 @@ def main(argv=None) -> int:
         for j in jobs:
             print(j["method"], j["train_size"], j["seed"], j["epochs"])
         return 0
-    from hypernas_pyg.datasets import NASBench101
-    NASBench101(args.root, log=False)  # process once before the workers start
+    from hypernas_pyg.datasets import BENCHMARKS
+    BENCHMARKS[args.benchmark](args.root, log=False)  # process once before the workers start
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     jobs.sort(key=lambda j: (j["method"] == "hypernas", j["train_size"]))
     context = multiprocessing.get_context("spawn")

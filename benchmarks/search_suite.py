@@ -1,5 +1,5 @@
 """Search benchmark: random search, regularised evolution and predictor-guided evolution on
-NAS-Bench-201 / NAS-Bench-101 tables, many seeds, several budgets.
+NAS-Bench-201 / NAS-Bench-101 tables and the DARTS214 pool, many seeds, several budgets.
 
 Every search is anytime (a longer budget extends a shorter one with the same seed), so one
 search per (method, seed) to the largest budget gives every budget: a row of the tidy CSV
@@ -9,7 +9,14 @@ seeds) to ``<out>.md`` and the curves to ``<out>.png``.
 
     python benchmarks/search_suite.py --benchmark nasbench201            # budgets 50-200
     python benchmarks/search_suite.py --benchmark nasbench101 --budgets 150 300
+    python benchmarks/search_suite.py --benchmark darts214               # pool search
     python benchmarks/search_suite.py --methods gbdt --seeds 0 1 --budgets 50   # a quick look
+
+A pool benchmark (``darts214``) searches the full space's mutations but only ever proposes
+members of the table (:class:`~hypernas_pyg.search.PoolSpace`); its rows also give
+``queries_to_top5`` / ``queries_to_best``: the queries until one of the table's five best
+architectures (by test accuracy), or the best, was queried (empty when not within the
+budget).
 
 Selection: ``val_test`` is the test accuracy of the best architecture by validation (what a
 search returns); ``best_test`` the best test accuracy among the queried ones (selects on
@@ -28,6 +35,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
@@ -35,7 +43,10 @@ from nb201_suite import append_row, code_version, parse_overrides  # noqa: E402
 
 #: Methods: an algorithm, and for the guided one its predictor.
 METHODS = ("random", "evolution", "hypernas-p", "gbdt", "hypernas")
-DEFAULT_BUDGETS = {"nasbench201": [50, 100, 150, 200], "nasbench101": [150, 300]}
+DEFAULT_BUDGETS = {"nasbench201": [50, 100, 150, 200], "nasbench101": [150, 300],
+                   "darts214": [25, 50, 100, 150]}
+#: Benchmarks searched as a pool: proposals are restricted to the table's architectures.
+POOL_BENCHMARKS = ("darts214",)
 KEYS = ["benchmark", "method", "seed", "budget", "max_budget", "config"]
 
 
@@ -71,15 +82,26 @@ def _run(job: dict) -> tuple[list[dict], list[dict]]:
     import torch
     torch.set_num_threads(job["threads"])
     from hypernas_pyg.datasets import BENCHMARKS
-    from hypernas_pyg.search import TableOracle
+    from hypernas_pyg.search import PoolSpace, TableOracle
 
     dataset = BENCHMARKS[job["benchmark"]](job["root"], log=False, **job["dataset_kwargs"])
     oracle = TableOracle(dataset)
+    pool = job["benchmark"] in POOL_BENCHMARKS
+    if pool:
+        oracle.space = PoolSpace(dataset.space, dataset.archs)
     algorithm = make_algorithm(job["method"], job["seed"], job["overrides"])
     t0 = time.perf_counter()
     result = algorithm.search(oracle, job["max_budget"], job["seed"])
     seconds = time.perf_counter() - t0
     refits = result.extra.get("refit_seconds", [])
+    hits = {}
+    if pool:
+        ranked = np.sort(np.unique(dataset.y[:, 1].numpy()))[::-1]
+        tests = np.array([r.test for r in result.history])
+        for name, threshold in (("queries_to_top5", ranked[min(4, len(ranked) - 1)]),
+                                ("queries_to_best", ranked[0])):
+            found = np.flatnonzero(tests >= threshold)
+            hits[name] = int(found[0]) + 1 if found.size else None
     rows = []
     for budget in job["budgets"]:
         at = result.at_budget(min(budget, result.num_queries))
@@ -95,7 +117,7 @@ def _run(job: dict) -> tuple[list[dict], list[dict]]:
                      "refit_seconds_mean": sum(refits) / len(refits) if refits else None,
                      "validation_is_test": result.validation_is_test,
                      "optimum_test": oracle.best_possible()["test"],
-                     "threads": torch.get_num_threads()})
+                     "threads": torch.get_num_threads(), **hits})
     t = result.trajectory()
     trajectory = [{"benchmark": job["benchmark"], "method": job["method"],
                    "seed": job["seed"], "query": int(q), "best_val": float(v),
@@ -121,6 +143,27 @@ def summarise(df: pd.DataFrame) -> str:
         lines.append(f"| {r.benchmark} | {r.method} | {r.budget} | {r.val_test:.2f} ± "
                      f"{r.val_test_std:.2f} | {r.best_test:.2f} ± {r.best_test_std:.2f} | "
                      f"{r.seeds} | {r.seconds:.0f} | {refit} |")
+    text = "\n".join(lines) + "\n"
+    if "queries_to_top5" in df:
+        text += "\n" + summarise_hits(df)
+    return text
+
+
+def summarise_hits(df: pd.DataFrame) -> str:
+    """Pool benchmarks: queries until one of the true top 5 (and the best) was queried, over
+    seeds (one value per search: its largest budget's row)."""
+    df = df[df["benchmark"].isin(POOL_BENCHMARKS) & (df["budget"] == df["max_budget"])]
+    lines = ["| benchmark | method | budget | queries to a top-5 arch: median (mean) | found | "
+             "queries to the best: median (mean) | found | seeds |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (bench, method, budget), g in df.groupby(["benchmark", "method", "max_budget"]):
+        cells = []
+        for col in ("queries_to_top5", "queries_to_best"):
+            v = g[col].dropna()
+            cells += ["-" if v.empty else f"{v.median():.0f} ({v.mean():.1f})",
+                      f"{len(v)}/{len(g)}"]
+        lines.append(f"| {bench} | {method} | {budget} | " + " | ".join(cells)
+                     + f" | {g['seed'].nunique()} |")
     return "\n".join(lines) + "\n"
 
 
@@ -139,6 +182,11 @@ def plot(trajectories: pd.DataFrame, path: str) -> None:
                             label=f"{method} ({int(curve['count'].max())} seeds)")
             ax.fill_between(curve.index, curve["mean"] - curve["std"],
                             curve["mean"] + curve["std"], color=line.get_color(), alpha=0.15)
+        means = sub[sub["query"] >= 10].groupby(["method", "query"])["val_test"].mean()
+        if len(means):  # the top of the range, where the methods differ
+            optimum = sub["best_test"].max()
+            ax.set_ylim(means.min() - 0.1, optimum + 0.05)
+            ax.axhline(optimum, color="grey", lw=0.8, ls=":")
         ax.set_title(bench)
         ax.set_xlabel("queries")
         ax.set_ylabel("test accuracy of best by validation (%)")
