@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 from hypernas_pyg.atomic_file import atomic_file
-from hypernas_pyg.datasets import BENCHMARKS
+from hypernas_pyg.datasets import BENCHMARK_ALIASES, BENCHMARKS
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.nn.conv import CONVS
 from hypernas_pyg.nn.models.cell_sequence_encoder import CONTEXTS
@@ -103,7 +103,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--benchmark", choices=list(BENCHMARKS), default="nasbench201")
+    p.add_argument("--benchmark", choices=list(BENCHMARKS), default="nasbench201",
+                   type=lambda name: BENCHMARK_ALIASES.get(name, name),
+                   help="the benchmark table; also "
+                   + ", ".join(f"{a} (= {b})" for a, b in BENCHMARK_ALIASES.items()))
     p.add_argument("--dataset", default=None,
                    help="the benchmark's image data set: cifar10 | cifar100 | ImageNet16-120 "
                    "(nasbench201; default cifar10)")
@@ -134,17 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(se)
     _add_model_args(se)
     se.add_argument("--algorithm", choices=["random", "evolution", "predictor"],
-                    default="predictor")
+                    default=None, help="default: predictor (guided evolution) on a table; "
+                    "evolution when a predictor answers (--oracle predictor): refitting a "
+                    "second predictor on the first one's answers would add nothing")
     se.add_argument("--predictor", choices=["hypernas", "gbdt"], default="hypernas",
                     help="the predictor of --algorithm predictor: HyperNASPredictor of "
                     "--variant, or the one-hot GBDT baseline")
-    se.add_argument("--oracle", choices=["table", "pool", "predictor"], default="table",
+    se.add_argument("--oracle", choices=["table", "pool", "predictor"], default=None,
                     help="what answers queries: the benchmark table (every architecture of "
                     "the space must be in it), the table with proposals kept to its "
                     "architectures (pool), or a predictor (--variant, --predictor) fitted on "
-                    "the whole table, searching the whole space with no further labels")
-    se.add_argument("--budget", type=positive_int, default=100,
-                    help="distinct architectures to query (isomorphic repeats are free)")
+                    "the whole table, searching the whole space with no further labels "
+                    "(default: table when the table holds the whole space, else predictor)")
+    se.add_argument("--budget", type=positive_int, default=None,
+                    help="distinct architectures to query (isomorphic repeats are free); "
+                    "default 100, or 1000 when a predictor answers (a query is one forward "
+                    "pass)")
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--population-size", type=positive_int, default=None,
                     help="regularised evolution's population (default 20)")
@@ -239,6 +247,19 @@ SEARCH_OPTIONS = {"population_size": "evolution", "sample_size": "evolution",
                   "per_round": "predictor"}
 
 
+def _search_defaults(args: argparse.Namespace) -> None:
+    """Fills ``--oracle``, ``--algorithm`` and ``--budget`` left unset: a table that holds
+    the whole space answers itself; a sample of a space (e.g. 214 trained genotypes) fits a
+    predictor that answers, searched by evolution with a larger budget."""
+    if args.oracle is None:
+        covers = getattr(BENCHMARKS[args.benchmark], "covers_space", True)
+        args.oracle = "table" if covers and args.subset in (None, "all") else "predictor"
+    if args.algorithm is None:
+        args.algorithm = "evolution" if args.oracle == "predictor" else "predictor"
+    if args.budget is None:
+        args.budget = 1000 if args.oracle == "predictor" else 100
+
+
 def _search_algorithm(args: argparse.Namespace):
     from hypernas_pyg.search import ALGORITHMS
 
@@ -292,6 +313,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                              ) from None
     if args.seed < 0:
         raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    _search_defaults(args)
     algorithm = _search_algorithm(args)
     algorithm.validate_params()
     dataset = _load_benchmark(args)
@@ -319,12 +341,20 @@ def cmd_search(args: argparse.Namespace) -> int:
           f"{result.num_queries} queries, {result.search_seconds:.1f} s"
           + (f"; optimum {optimum}" if optimum else ""))
     print(f"best architecture by validation: {result.best_val_arch}")
+    extra = {}
     genotype = getattr(oracle.space, "genotype", None)
     if callable(genotype) and hasattr(genotype(result.best_val_arch), "to_darts"):
-        print(genotype(result.best_val_arch).to_darts())
+        extra["best_val_genotype"] = genotype(result.best_val_arch).to_darts()
+        print(extra["best_val_genotype"])
+    if oracle.space.has_network:
+        size = oracle.space.network_size("full")
+        net = oracle.space.build_network(result.best_val_arch, **size)
+        extra["best_val_params_full"] = sum(p.numel() for p in net.parameters())
+        print(f"its network at the full size {size}: {extra['best_val_params_full']:,} "
+              "parameters")
     if args.json:
         result.to_json(args.json, args={k: v for k, v in vars(args).items() if k != "func"},
-                       optimum=oracle.best_possible())
+                       optimum=oracle.best_possible(), **extra)
     if args.plot:
         ax = result.plot()
         if oracle.best_possible():

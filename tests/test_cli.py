@@ -137,9 +137,32 @@ def test_search_darts_on_the_pool_and_on_a_predictor(tmp_path, capsys):
     result = json.loads(pool.read_text())
     assert result["num_queries"] == 60 and result["validation_is_test"] is True
     out = tmp_path / "pred.json"
-    assert main(["search", "--benchmark", "darts214", "--root", root, "--oracle", "predictor",
-                 "--algorithm", "evolution", "--variant", "np", "--epochs", "3",
+    # "darts" names the 214; a table that is a sample of its space defaults to a predictor.
+    assert main(["search", "--benchmark", "darts", "--root", root,
+                 "--variant", "np", "--epochs", "3",
                  "--hidden-channels", "8", "--budget", "40", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
+    assert result["args"]["benchmark"] == "darts214" and result["args"]["oracle"] == "predictor"
+    assert result["args"]["algorithm"] == "evolution" and result["num_queries"] == 40
     assert result["best_test_accuracy"] is None and result["optimum"] is None
+    assert result["best_val_genotype"].startswith("Genotype(normal=[")
+    assert 1e6 < result["best_val_params_full"] < 1e7  # DARTS networks at C=36: ~2-5 M
     assert "Genotype(normal=[" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    ([], ("table", "predictor", 100)),
+    (["--benchmark", "nasbench101"], ("table", "predictor", 100)),
+    (["--benchmark", "nasbench101", "--subset", "naslib500"], ("predictor", "evolution", 1000)),
+    (["--benchmark", "darts"], ("predictor", "evolution", 1000)),
+    (["--benchmark", "darts", "--oracle", "pool"], ("pool", "predictor", 100)),
+    (["--benchmark", "darts", "--budget", "7", "--algorithm", "random"],
+     ("predictor", "random", 7)),
+])
+def test_search_defaults_follow_whether_the_table_holds_the_space(argv, expected):
+    """A table of the whole space answers itself; a sample of a space (DARTS's 214, NB101's
+    NASLib 500) is answered by a predictor fitted on it, searched by evolution."""
+    from hypernas_pyg.cli import _search_defaults, build_parser
+    args = build_parser().parse_args(["search"] + argv)
+    _search_defaults(args)
+    assert (args.oracle, args.algorithm, args.budget) == expected

@@ -43,3 +43,24 @@ def test_cutout_zeroes_one_square_per_image():
     out = train.cutout(x, 16, torch.Generator().manual_seed(0))
     zeros = (out[:, 0] == 0).sum((1, 2))
     assert ((zeros > 0) & (zeros <= 256)).all() and torch.equal(out[:, 0] == 0, out[:, 2] == 0)
+
+
+def test_darts_search_example_writes_a_genotype_train_darts_reads(tmp_path):
+    """examples/darts.py on the real 214 (a short fit and search): the JSON holds a valid
+    genotype in DARTS's form, its predicted accuracy and parameter count, and
+    train_darts reads it back as the same genotype."""
+    import os
+    import pytest
+    if not osp.exists(osp.join(os.environ.get("HYPERNAS_MIRROR", ""), "darts_random214",
+                               "214genotypes.pkl")):
+        pytest.skip("HYPERNAS_MIRROR does not hold darts_random214/")
+    from hypernas_pyg.spaces import DARTSSpace
+    out = tmp_path / "best.json"
+    _example("darts").main(["--root", str(tmp_path / "d214"), "--variant", "np", "--epochs",
+                            "3", "--budget", "30", "--out", str(out)])
+    found = json.loads(out.read_text())
+    space = DARTSSpace()
+    assert space.canonical_key(found["genotype"]) == space.canonical_key(found["best_val_arch"])
+    assert 1e6 < found["params"] < 1e7 and 80.0 < found["predicted_accuracy"] < 100.0
+    read = _example("train_darts").read_genotype(str(out))
+    assert space.canonical_key(read) == space.canonical_key(found["best_val_arch"])

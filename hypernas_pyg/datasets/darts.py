@@ -39,6 +39,8 @@ class _DARTSTable(TableDataset):
 
     #: Start of the processed file's name.
     stem = ""
+    #: A sample of the DARTS space (about 1e18 genotypes), not the whole of it.
+    covers_space = False
 
     def __init__(self, root: str, layers: int = 20, transform: Optional[Callable] = None,
                  pre_transform: Optional[Callable] = None,

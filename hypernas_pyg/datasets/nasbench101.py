@@ -161,6 +161,8 @@ class NASBench101(InMemoryDataset):
                  log: bool = True, *, expected_rows: Optional[int] = None,
                  verify_hashes: Union[int, str] = 2048) -> None:
         root = check_root(root)
+        #: Every cell of the space is in the table ("all"), or a sample of them.
+        self.covers_space = subset == "all"
         if subset not in self.SUBSETS:
             raise ValueError(f"Unknown NAS-Bench-101 subset {subset!r}; choose one of: "
                              f"{', '.join(self.SUBSETS)}")

@@ -41,6 +41,9 @@ class TableDataset(InMemoryDataset):
     #: Check raw files against their published sha256; ``False`` on a subclass for
     #: home-made tables under the same names.
     verify_sha256 = True
+    #: Whether the table holds every architecture of its space (a table oracle can then
+    #: answer any proposal); ``False`` for a sample of a larger space.
+    covers_space = True
     space: Any
 
     def __init__(self, root: str, transform: Optional[Callable] = None,
