@@ -1,0 +1,225 @@
+"""Speed of the whole pipeline, two checkouts side by side: scoring, fitting, a search.
+
+    python benchmarks/speed_suite.py compare /tmp/before . --repeats 3 \\
+        --out benchmarks/results/speed_suite.json
+    python benchmarks/speed_suite.py task score_nb201          # one task here, one JSON line
+    python benchmarks/speed_suite.py floor --out benchmarks/results/speed_floor.json
+
+``compare`` runs every task as its own process with ``PYTHONPATH`` set to each checkout in
+turn, interleaved (before, after, before, ...), so that load on the host hits both sides
+alike; each side first builds its datasets in its own cache, untimed. Tasks (2 torch
+threads unless ``--threads``):
+
+* ``score_nb201``: score all 15,625 NAS-Bench-201 architectures (median of 3; the model is
+  fitted for one epoch first: scoring time does not depend on the weights);
+* ``score_nb101``: score all 423,624 NAS-Bench-101 cells (median of 2) and the process's
+  peak RSS;
+* ``fit_p469`` / ``fit_h78``: fit ``hypernas-p`` on 469 / ``hypernas`` on 78 NAS-Bench-201
+  architectures (seed 0, library defaults), and the Kendall tau of the fit;
+* ``search100``: a 100-query HyperNAS-P-guided search on NAS-Bench-201 (seed 0).
+
+``floor`` measures this machine's float32 matmul rate at the encoder's shapes and divides the
+encoder's multiply-adds for all NAS-Bench-201 / NAS-Bench-101 architectures by it: a rough
+lower bound on scoring time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TASKS = ("score_nb201", "score_nb101", "fit_p469", "fit_h78", "search100")
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def _nb201():
+    from hypernas_pyg.datasets import NASBench201
+    return NASBench201(osp.join(_root(), "nasbench201"), log=False)
+
+
+def _root() -> str:
+    return os.environ.get("HYPERNAS_ROOT") or osp.join(osp.expanduser("~"), ".cache",
+                                                        "hypernas_pyg")
+
+
+def _fit(dataset, variant: str, size: int, **kwargs):
+    import torch
+    from hypernas_pyg import HyperNASPredictor
+    from hypernas_pyg.evaluation import sample_train_indices
+    train = dataset[torch.as_tensor(sample_train_indices(len(dataset), size, 0))]
+    model = HyperNASPredictor(variant=variant, seed=0, progress=False, **kwargs)
+    t0 = time.perf_counter()
+    model.fit(train)
+    return model, time.perf_counter() - t0
+
+
+def _score(model, dataset, repeats: int) -> dict:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        pred = model.predict(dataset)
+        times.append(time.perf_counter() - t0)
+    return {"seconds": statistics.median(times), "all_seconds": times, "num_archs": len(pred)}
+
+
+def run_task(name: str) -> dict:
+    """One task in this process (``hypernas_pyg`` from ``PYTHONPATH``)."""
+    from hypernas_pyg.metrics import kendall_tau
+    if name == "score_nb201":
+        dataset = _nb201()
+        model, _ = _fit(dataset, "hypernas-p", 78, epochs=1)
+        return _score(model, dataset, 3)
+    if name == "score_nb101":
+        from hypernas_pyg.datasets import NASBench101
+        dataset = NASBench101(osp.join(_root(), "nasbench101"), log=False)
+        model, _ = _fit(dataset, "hypernas-p", 100, epochs=1)
+        return {**_score(model, dataset, 2), "peak_rss_gb": _peak_rss_gb()}
+    if name in ("fit_p469", "fit_h78"):
+        dataset = _nb201()
+        variant, size = ("hypernas-p", 469) if name == "fit_p469" else ("hypernas", 78)
+        model, seconds = _fit(dataset, variant, size)
+        tau = kendall_tau(model.predict(dataset), dataset.y[:, 1].numpy())
+        return {"seconds": seconds, "kendall_tau": tau, "variant": variant, "train_size": size}
+    if name == "search100":
+        from hypernas_pyg import HyperNASPredictor
+        from hypernas_pyg.search import PredictorGuidedEvolution, TableOracle
+        oracle = TableOracle(_nb201())
+        search = PredictorGuidedEvolution(HyperNASPredictor(variant="hypernas-p", seed=0,
+                                                            progress=False))
+        t0 = time.perf_counter()
+        result = search.search(oracle, 100, seed=0)
+        refits = result.extra.get("refit_seconds", [])
+        return {"seconds": time.perf_counter() - t0, "refits": len(refits),
+                "refit_seconds": refits, "best_val_test_accuracy": result.best_val_test_accuracy}
+    raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
+
+
+def _commit(code: str) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=code, text=True,
+                          capture_output=True)
+    return done.stdout.strip() or "unknown"
+
+
+def compare(args: argparse.Namespace) -> int:
+    sides = {"before": osp.abspath(args.before), "after": osp.abspath(args.after)}
+    script = osp.abspath(__file__)
+    runs: dict = {task: {side: [] for side in sides} for task in args.tasks}
+    with tempfile.TemporaryDirectory() as scratch:
+        def once(side: str, task: str) -> dict:
+            env = {**os.environ, "PYTHONPATH": sides[side],
+                   "HYPERNAS_ROOT": osp.join(scratch, side)}
+            cmd = [sys.executable, script, "task", task, "--threads", str(args.threads)]
+            done = subprocess.run(cmd, cwd=sides[side], env=env, capture_output=True,
+                                  text=True)
+            if done.returncode:
+                raise RuntimeError(f"{task} on {side} ({sides[side]}) failed:\n{done.stderr}")
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        for side in sides:  # build each side's datasets once, untimed
+            for task in {"score_nb201" if t != "score_nb101" else t for t in args.tasks}:
+                once(side, task)
+        for i in range(args.repeats):
+            for task in args.tasks:
+                for side in sides:
+                    runs[task][side].append(once(side, task))
+                    print(f"repeat {i} {task} {side}: {runs[task][side][-1]['seconds']:.2f} s",
+                          flush=True)
+    table = {}
+    for task, by_side in runs.items():
+        row = {}
+        for side, results in by_side.items():
+            secs = [r["seconds"] for r in results]
+            row[side] = {"mean": statistics.mean(secs),
+                         "std": statistics.stdev(secs) if len(secs) > 1 else 0.0,
+                         "runs": results}
+        row["ratio_after_before"] = row["after"]["mean"] / row["before"]["mean"]
+        table[task] = row
+    result = {"before": {"path": sides["before"], "commit": _commit(sides["before"])},
+              "after": {"path": sides["after"], "commit": _commit(sides["after"])},
+              "threads": args.threads, "repeats": args.repeats,
+              "order": "interleaved per task, before first", "tasks": table,
+              "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(),
+                           "processor": platform.processor(),
+                           "python": platform.python_version()}}
+    _write(args.out, result)
+    for task, row in table.items():
+        print(f"{task}: before {row['before']['mean']:.2f} s, after {row['after']['mean']:.2f} "
+              f"s, ratio {row['ratio_after_before']:.3f}")
+    return 0
+
+
+def floor(args: argparse.Namespace) -> int:
+    """The matmul rate at the encoder's shape and the scoring floor it implies."""
+    import torch
+    torch.set_num_threads(args.threads)
+    hidden, layers = 64, 2
+    x, w = torch.randn(65536, hidden), torch.randn(hidden, hidden)
+    for _ in range(3):
+        x @ w
+    t0, reps = time.perf_counter(), 50
+    for _ in range(reps):
+        x @ w
+    rate = 2 * x.shape[0] * hidden * hidden * reps / (time.perf_counter() - t0)
+    from hypernas_pyg.datasets import NASBench101
+    out = {"threads": args.threads, "matmul_shape": [x.shape[0], hidden, hidden],
+           "gflops": rate / 1e9, "benchmarks": {}}
+    for name, dataset in (("nasbench201", _nb201()),
+                          ("nasbench101", NASBench101(osp.join(_root(), "nasbench101"),
+                                                      log=False))):
+        nodes = int(dataset._data.x.size(0))
+        # Per node and layer: two directions of a hidden x hidden linear map (2 flops each).
+        flops = nodes * layers * 2 * 2 * hidden * hidden
+        out["benchmarks"][name] = {"archs": len(dataset), "nodes": nodes, "gflop": flops / 1e9,
+                                   "floor_seconds": flops / rate}
+    _write(args.out, out)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+def _write(path: str | None, result: dict) -> None:
+    if path:
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("compare", help="every task on two checkouts, interleaved")
+    c.add_argument("before")
+    c.add_argument("after")
+    c.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    c.add_argument("--repeats", type=int, default=3)
+    c.add_argument("--threads", type=int, default=2)
+    c.add_argument("--out", default="benchmarks/results/speed_suite.json")
+    t = sub.add_parser("task", help="one task here; prints one JSON line")
+    t.add_argument("name", choices=TASKS)
+    t.add_argument("--threads", type=int, default=2)
+    f = sub.add_parser("floor", help="matmul rate and the scoring floor")
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--out", default="benchmarks/results/speed_floor.json")
+    args = p.parse_args(argv)
+    if args.mode == "compare":
+        return compare(args)
+    if args.mode == "floor":
+        return floor(args)
+    import torch
+    torch.set_num_threads(args.threads)
+    print(json.dumps(run_task(args.name)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
