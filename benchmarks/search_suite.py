@@ -131,6 +131,10 @@ def _run(job: dict) -> tuple[list[dict], list[dict]]:
 
 
 def summarise(df: pd.DataFrame) -> str:
+    # A seed searched to several max budgets (anytime: the shorter is a prefix of the longer)
+    # counts once per budget, from its longest search.
+    df = (df.sort_values("max_budget")
+          .drop_duplicates(["benchmark", "method", "seed", "budget"], keep="last"))
     g = df.groupby(["benchmark", "method", "budget"], sort=True)
     table = g.agg(val_test=("val_test", "mean"), val_test_std=("val_test", "std"),
                   best_test=("best_test", "mean"), best_test_std=("best_test", "std"),

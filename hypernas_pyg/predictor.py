@@ -102,7 +102,9 @@ class HyperNASPredictor(ParamsMixin):
         variant: ``"np"``, ``"hypernas-p"``, ``"hypernas-h"`` or ``"hypernas"``.
         encoder: Message-passing layer: ``"bigcn"``, ``"gin"`` or ``"transformer"``.
         context: Overrides the encoder context the variant implies
-            (``"preceding"``, ``"none"``, ``"positional"``); ``None`` keeps it.
+            (``"preceding"``, ``"none"``, ``"positional"``, or ``"preceding2"``, which
+            injects the two preceding cells' features, as a DARTS cell reads two
+            previous cells); ``None`` keeps it.
         space: Search space: a registered name, ``{"name": ..., **config}`` or an
             instance. ``None`` takes the space of the dataset given to
             :meth:`fit` (architecture strings then need an explicit space). A
