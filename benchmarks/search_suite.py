@@ -175,6 +175,9 @@ def plot(trajectories: pd.DataFrame, path: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    # A seed searched to several max budgets: its shorter trajectory is a prefix of the longer.
+    trajectories = trajectories.drop_duplicates(["benchmark", "method", "seed", "query"],
+                                                keep="last")
     benchmarks = sorted(trajectories["benchmark"].unique())
     fig, axes = plt.subplots(1, len(benchmarks), figsize=(5.5 * len(benchmarks), 3.8),
                              squeeze=False)
