@@ -22,17 +22,27 @@ class TargetScaler:
       squared error and squeeze the good architectures together, which is
       exactly where a ranking predictor must discriminate. The rank-based
       scores are immune to that. The inverse is the monotone piecewise-linear
-      map through the training pairs, extended linearly beyond them, so it
-      never creates ties among predictions.
+      map through the training pairs. Beyond them it leaves the last segment
+      with that segment's slope and saturates (a ``tanh``) within
+      ``tail`` normal-score units of it: strictly increasing, so it creates no
+      ties among predictions, yet bounded, so a search that pushes the score
+      far past the best training architecture is not reported an accuracy
+      far above anything measured (at most ``tail`` times the last slope).
 
     Args:
         kind: ``"standard"`` or ``"quantile"``.
+        tail: Normal-score units over which the quantile inverse saturates beyond
+            the training range (the bound on an extrapolated target, in units of
+            the last segment's slope).
     """
 
-    def __init__(self, kind: str = "quantile") -> None:
+    def __init__(self, kind: str = "quantile", tail: float = 1.0) -> None:
         if kind not in SCALINGS:
             raise ValueError(f"Unknown target scaling {kind!r}; choose one of: {', '.join(SCALINGS)}")
+        if not tail > 0:
+            raise ValueError(f"tail must be a positive number of normal-score units, got {tail!r}")
         self.kind = kind
+        self.tail = float(tail)
         self.knots_z: np.ndarray = np.zeros(0)
         self.knots_y: np.ndarray = np.zeros(0)
         self.mean = 0.0
@@ -57,16 +67,17 @@ class TargetScaler:
         out = np.interp(z, kz, ky)
         lo_slope = (ky[1] - ky[0]) / (kz[1] - kz[0])
         hi_slope = (ky[-1] - ky[-2]) / (kz[-1] - kz[-2])
-        out = np.where(z < kz[0], ky[0] + (z - kz[0]) * lo_slope, out)
-        return np.where(z > kz[-1], ky[-1] + (z - kz[-1]) * hi_slope, out)
+        t = self.tail
+        out = np.where(z < kz[0], ky[0] + lo_slope * t * np.tanh((z - kz[0]) / t), out)
+        return np.where(z > kz[-1], ky[-1] + hi_slope * t * np.tanh((z - kz[-1]) / t), out)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "mean": self.mean, "std": self.std,
+        return {"kind": self.kind, "tail": self.tail, "mean": self.mean, "std": self.std,
                 "knots_z": self.knots_z.tolist(), "knots_y": self.knots_y.tolist()}
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "TargetScaler":
-        scaler = cls(state["kind"])
+        scaler = cls(state["kind"], state.get("tail", 1.0))
         scaler.mean, scaler.std = float(state["mean"]), float(state["std"])
         scaler.knots_z = np.asarray(state["knots_z"], dtype=np.float64)
         scaler.knots_y = np.asarray(state["knots_y"], dtype=np.float64)

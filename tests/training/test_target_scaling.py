@@ -37,3 +37,25 @@ def test_unknown_scaling():
     with pytest.raises(ValueError, match="Unknown target scaling 'rank'; choose one of: "
                                          "standard, quantile"):
         TargetScaler("rank")
+
+
+def test_quantile_inverse_saturates_beyond_the_training_range():
+    y = np.array([90.0, 91.0, 92.0, 93.0, 94.0])
+    scaler = TargetScaler("quantile", tail=0.5)
+    z = scaler.fit_transform(y)
+    hi_slope = (y[-1] - y[-2]) / (z[-1] - z[-2])
+    far = scaler.inverse_transform(np.array([z[-1] + 1e-6, z[-1] + 3.0, z[-1] + 50.0]))
+    # Leaves the top knot with the last segment's slope ...
+    assert (far[0] - y[-1]) / 1e-6 == pytest.approx(hi_slope, rel=1e-4)
+    # ... and never exceeds it by more than tail times that slope, yet keeps increasing.
+    assert far[1] < far[2] <= y[-1] + 0.5 * hi_slope
+    low = scaler.inverse_transform(np.array([z[0] - 50.0]))
+    assert y[0] - 0.5 * (y[1] - y[0]) / (z[1] - z[0]) <= low[0] < y[0]
+    restored = TargetScaler.from_state_dict(scaler.state_dict())
+    assert restored.tail == 0.5
+    np.testing.assert_allclose(restored.inverse_transform(z + 2.0), scaler.inverse_transform(z + 2.0))
+
+
+def test_tail_must_be_positive():
+    with pytest.raises(ValueError, match="tail must be a positive number of normal-score units, got 0"):
+        TargetScaler("quantile", tail=0)
