@@ -342,6 +342,14 @@ def cmd_search(args: argparse.Namespace) -> int:
           + (f"; optimum {optimum}" if optimum else ""))
     print(f"best architecture by validation: {result.best_val_arch}")
     extra = {}
+    if args.oracle == "predictor":
+        from hypernas_pyg.data.inputs import training_targets
+        labels = training_targets(dataset, len(dataset), None)
+        extra["fitted_label_range"] = [float(labels.min()), float(labels.max())]
+        print(f"predicted {result.best_val_accuracy:.2f}; the {len(labels)} labels it was fitted "
+              f"on span {labels.min():.2f} to {labels.max():.2f}"
+              + (" (a prediction above them is an extrapolation)"
+                 if result.best_val_accuracy > labels.max() else ""))
     genotype = getattr(oracle.space, "genotype", None)
     if callable(genotype) and hasattr(genotype(result.best_val_arch), "to_darts"):
         extra["best_val_genotype"] = genotype(result.best_val_arch).to_darts()

@@ -147,7 +147,11 @@ def test_search_darts_on_the_pool_and_on_a_predictor(tmp_path, capsys):
     assert result["best_test_accuracy"] is None and result["optimum"] is None
     assert result["best_val_genotype"].startswith("Genotype(normal=[")
     assert 1e6 < result["best_val_params_full"] < 1e7  # DARTS networks at C=36: ~2-5 M
-    assert "Genotype(normal=[" in capsys.readouterr().out
+    lo, hi = result["fitted_label_range"]
+    assert 90 < lo < hi < 100  # the 214's measured test accuracies
+    printed = capsys.readouterr().out
+    assert "Genotype(normal=[" in printed
+    assert f"the 214 labels it was fitted on span {lo:.2f} to {hi:.2f}" in printed
 
 
 @pytest.mark.parametrize("argv, expected", [
