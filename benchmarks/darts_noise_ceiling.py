@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 
 import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import write_json  # noqa: E402
 
 #: Seed standard deviations (accuracy points) the ceiling is simulated for.
 SIGMAS = (0.05, 0.09, 0.12, 0.15, 0.2)
@@ -73,9 +75,7 @@ def main(argv=None) -> int:
         "ceiling": [simulated_ceiling(y, s, args.draws, args.seed) for s in SIGMAS],
         "draws": args.draws, "seed": args.seed,
     }
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print(json.dumps(result, indent=1))
     return 0
 

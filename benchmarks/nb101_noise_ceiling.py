@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import os.path as osp
 import sys
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import write_json  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -35,9 +37,7 @@ def main(argv=None) -> int:
               "spearman": spearman_rho(val, test),
               "a": "NASLib zc_nasbench101.json val_accuracy (single run, 108 epochs)",
               "b": "obfunas_test.npy test accuracy (single run, 108 epochs)"}
-    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
+    write_json(args.out, result)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -369,6 +369,13 @@ def append_row(path: str, row: dict[str, Any], keys: list[str] = KEYS) -> None:
         merged[header + [c for c in row if c not in header]].to_csv(tmp, index=False)
 
 
+def write_json(path: str, result: dict) -> None:
+    """Writes ``result`` as indented JSON to ``path``, creating its folder."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+
+
 def write_summary(path: str, workers: int, summarise_fn=None) -> None:
     """Writes the markdown table (``summarise_fn``, default :func:`summarise`) and the
     hardware JSON next to the results CSV ``path``."""

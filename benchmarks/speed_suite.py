@@ -36,6 +36,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from nb201_suite import write_json  # noqa: E402
+
 TASKS = ("score_nb201", "score_nb101", "fit_p469", "fit_h78", "search100")
 
 
@@ -189,9 +192,7 @@ def floor(args: argparse.Namespace) -> int:
 
 def _write(path: str | None, result: dict) -> None:
     if path:
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(path, result)
 
 
 def main(argv=None) -> int:
