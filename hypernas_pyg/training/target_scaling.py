@@ -9,6 +9,8 @@ from scipy import stats
 
 #: Supported target scalings.
 SCALINGS = ("standard", "quantile")
+#: Normal-score units over which the quantile inverse saturates beyond the training range.
+DEFAULT_TAIL = 1.0
 
 
 class TargetScaler:
@@ -36,7 +38,7 @@ class TargetScaler:
             the last segment's slope).
     """
 
-    def __init__(self, kind: str = "quantile", tail: float = 1.0) -> None:
+    def __init__(self, kind: str = "quantile", tail: float = DEFAULT_TAIL) -> None:
         if kind not in SCALINGS:
             raise ValueError(f"Unknown target scaling {kind!r}; choose one of: {', '.join(SCALINGS)}")
         if not tail > 0:
@@ -77,7 +79,7 @@ class TargetScaler:
 
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> "TargetScaler":
-        scaler = cls(state["kind"], state.get("tail", 1.0))
+        scaler = cls(state["kind"], state.get("tail", DEFAULT_TAIL))
         scaler.mean, scaler.std = float(state["mean"]), float(state["std"])
         scaler.knots_z = np.asarray(state["knots_z"], dtype=np.float64)
         scaler.knots_y = np.asarray(state["knots_y"], dtype=np.float64)
