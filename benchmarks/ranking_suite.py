@@ -104,7 +104,8 @@ def summarise(df: pd.DataFrame) -> str:
     df = df.assign(overrides=df["overrides"].fillna("{}").replace("", "{}"))
     g = df.groupby(["method", "train_size", "epochs", "overrides"], sort=True)
     table = g.agg(tau=("kendall_tau", "mean"), tau_std=("kendall_tau", "std"),
-                  heldout=("kendall_tau_heldout", "mean"), seeds=("seed", "nunique"),
+                  heldout=("kendall_tau_heldout", "mean"),
+                  heldout_std=("kendall_tau_heldout", "std"), seeds=("seed", "nunique"),
                   fit_s=("fit_seconds", "mean"), predict_s=("predict_seconds", "mean"),
                   archs=("num_archs", "first"),
                   hyper=("hyper_val_acc", "mean")).reset_index()
@@ -113,10 +114,11 @@ def summarise(df: pd.DataFrame) -> str:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         std = "-" if pd.isna(r.tau_std) else f"{r.tau_std:.3f}"
+        heldout_std = "-" if pd.isna(r.heldout_std) else f"{r.heldout_std:.3f}"
         hyper = "-" if pd.isna(r.hyper) else f"{r.hyper:.3f}"
         extra = "-" if r.overrides == "{}" else f"`{r.overrides}`"
         lines.append(f"| {r.method} | {r.train_size} | {r.epochs} | {extra} | {r.tau:.3f} ± {std} | "
-                     f"{r.heldout:.3f} | {r.seeds} | {r.archs} | {r.fit_s:.1f} | "
+                     f"{r.heldout:.3f} ± {heldout_std} | {r.seeds} | {r.archs} | {r.fit_s:.1f} | "
                      f"{r.predict_s:.1f} | {hyper} |")
     return "\n".join(lines) + "\n"
 

@@ -110,3 +110,16 @@ def test_search_suite_rows_resume_and_agree_with_one_search(nb201, tmp_path, cap
     capsys.readouterr()
     assert search_suite.main(args + ["--dry-run"]) == 0
     assert "0 searches to do" in capsys.readouterr().out
+
+
+def test_ranking_suite_summary_gives_held_out_mean_and_std():
+    import pandas as pd
+    import ranking_suite
+    rows = [{"method": "np", "train_size": 50, "epochs": 300, "overrides": "{}", "seed": s,
+             "kendall_tau": t, "kendall_tau_heldout": h, "fit_seconds": 1.0,
+             "predict_seconds": 0.1, "num_archs": 214, "hyper_val_acc": None}
+            for s, t, h in ((0, 0.5, 0.2), (1, 0.7, 0.4))]
+    line = [ln for ln in ranking_suite.summarise(pd.DataFrame(rows)).splitlines()
+            if ln.startswith("| np ")][0]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[4] == "0.600 ± 0.141" and cells[5] == "0.300 ± 0.141" and cells[6] == "2"
