@@ -14,7 +14,8 @@ from torch_geometric.data import Batch, Dataset
 
 from hypernas_pyg.checkpoint import read_checkpoint, write_checkpoint
 from hypernas_pyg.data.arch_data import ArchData, arch_to_data
-from hypernas_pyg.data.inputs import as_graphs, iter_batches, resolve_space, training_targets
+from hypernas_pyg.data.inputs import (as_graphs, distinct_positions, iter_batches, resolve_space,
+                                      training_targets)
 from hypernas_pyg.datasets.raw_files import default_root
 from hypernas_pyg.estimator import NotFittedError, ParamsMixin
 from hypernas_pyg.nn.conv import CONVS
@@ -476,7 +477,7 @@ class HyperNASPredictor(ParamsMixin):
         return model.hypernet.network_state_dict(data.arch, node, batch.cell_pos, batch.op)
 
     @torch.inference_mode()
-    def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
+    def predict(self, archs: ArchInput, batch_size: int = 512) -> np.ndarray:
         """Predicted accuracies (in the units of the training targets), one per architecture.
 
         Raises:
@@ -486,12 +487,17 @@ class HyperNASPredictor(ParamsMixin):
         self._check_fitted()
         check_int("batch_size", batch_size)
         out = []
-        for batch in iter_batches(as_graphs(archs, self.space_), batch_size, self.device_):
+        graphs = as_graphs(archs, self.space_)
+        # Identical encoder graphs get identical predictions: score each distinct one once.
+        distinct = distinct_positions(graphs)
+        positions, inverse = distinct if distinct is not None else (None, None)
+        for batch in iter_batches(graphs, batch_size, self.device_, positions):
             scaled = self.members_[0](batch)
             for member in self.members_[1:]:
                 scaled = scaled + member(batch)
             out.append((scaled / len(self.members_)).cpu())
-        pred = self.scaler_.inverse_transform(torch.cat(out).numpy()).astype(np.float32)
+        scaled = torch.cat(out) if inverse is None else torch.cat(out)[inverse]
+        pred = self.scaler_.inverse_transform(scaled.numpy()).astype(np.float32)
         bad = np.flatnonzero(~np.isfinite(pred))
         if bad.size:
             raise FloatingPointError(
@@ -501,7 +507,7 @@ class HyperNASPredictor(ParamsMixin):
         return pred
 
     @torch.inference_mode()
-    def embed(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
+    def embed(self, archs: ArchInput, batch_size: int = 512) -> np.ndarray:
         """Architecture embeddings ``h`` of shape ``[num_archs, hidden_channels]`` (of the
         first ensemble member)."""
         model = self._check_fitted()

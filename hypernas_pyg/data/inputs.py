@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
+    import torch
     from torch_geometric.data import Batch
 
     from hypernas_pyg.spaces import SearchSpace
@@ -118,29 +119,57 @@ def as_graphs(archs: Any, space: "SearchSpace") -> Any:
     raise TypeError(f"architectures must be all strings or all ArchData, got {kinds}")
 
 
-def iter_batches(data: Any, batch_size: int, device: Any) -> Iterator["Batch"]:
+def iter_batches(data: Any, batch_size: int, device: Any,
+                 positions: Optional["torch.Tensor"] = None) -> Iterator["Batch"]:
     """Batches of the encoder's attributes, in order, on ``device``: gathered straight from
     an ``InMemoryDataset``'s storage when it holds them (no per-graph work), else through
-    PyG's ``DataLoader``.
+    PyG's ``DataLoader``. ``positions`` (an in-memory dataset only) batches just those
+    items, in that order.
 
     Raises:
         ValueError: for a ``batch_size`` that is not a positive integer.
     """
     import torch
-    from torch_geometric.data import InMemoryDataset
     from torch_geometric.loader import DataLoader
 
     from hypernas_pyg.data.collate import collate_in_memory
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(data, InMemoryDataset) and data.transform is None and \
-            all(k in data.slices for k in ("x", "edge_index", "rev_edge_index", "cell_pos")):
-        for start in range(0, len(data), batch_size):
-            index = torch.arange(start, min(start + batch_size, len(data)))
-            yield collate_in_memory(data, index).to(device)
+    if _in_storage(data):
+        positions = torch.arange(len(data)) if positions is None else positions
+        for start in range(0, positions.numel(), batch_size):
+            yield collate_in_memory(data, positions[start:start + batch_size]).to(device)
     else:
+        if positions is not None:
+            raise ValueError("positions needs an InMemoryDataset that stores the encoder's "
+                             f"attributes, got {type(data).__name__}")
         loader = DataLoader(data, batch_size=batch_size, shuffle=False,
                             exclude_keys=["arch", "arch_id", "y"])
         for batch in loader:
             yield batch.to(device)
+
+
+def _in_storage(data: Any) -> bool:
+    """Whether ``data`` is an ``InMemoryDataset`` whose storage holds the encoder's
+    attributes (and no transform changes them)."""
+    from torch_geometric.data import InMemoryDataset
+    return isinstance(data, InMemoryDataset) and data.transform is None and \
+        all(k in data.slices for k in ("x", "edge_index", "rev_edge_index", "cell_pos"))
+
+
+def distinct_positions(data: Any) -> Optional[tuple["torch.Tensor", "torch.Tensor"]]:
+    """For an in-memory dataset with many identical encoder graphs: ``(positions,
+    inverse)``, one dataset position per distinct graph and, for every item, the index of
+    its graph in ``positions`` (see :func:`~hypernas_pyg.data.distinct.distinct_graphs`);
+    ``None`` for other inputs or too few duplicates."""
+    import torch
+
+    from hypernas_pyg.data.distinct import distinct_graphs
+
+    if not _in_storage(data):
+        return None
+    index = torch.arange(len(data))
+    if data._indices is not None:
+        index = torch.as_tensor(list(data._indices), dtype=torch.long)
+    return distinct_graphs(data._data, data.slices, index)
