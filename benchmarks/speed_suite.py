@@ -121,7 +121,7 @@ def compare(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         def once(side: str, task: str) -> dict:
             env = {**os.environ, "PYTHONPATH": sides[side],
-                   "HYPERNAS_ROOT": osp.join(scratch, side)}
+                   "HYPERNAS_ROOT": args.root or osp.join(scratch, side)}
             cmd = [sys.executable, script, "task", task, "--threads", str(args.threads)]
             done = subprocess.run(cmd, cwd=sides[side], env=env, capture_output=True,
                                   text=True)
@@ -129,7 +129,7 @@ def compare(args: argparse.Namespace) -> int:
                 raise RuntimeError(f"{task} on {side} ({sides[side]}) failed:\n{done.stderr}")
             return json.loads(done.stdout.strip().splitlines()[-1])
 
-        for side in sides:  # build each side's datasets once, untimed
+        for side in (() if args.root else sides):  # build each side's datasets, untimed
             for task in {"score_nb201" if t != "score_nb101" else t for t in args.tasks}:
                 once(side, task)
         for i in range(args.repeats):
@@ -151,6 +151,7 @@ def compare(args: argparse.Namespace) -> int:
     result = {"before": {"path": sides["before"], "commit": _commit(sides["before"])},
               "after": {"path": sides["after"], "commit": _commit(sides["after"])},
               "threads": args.threads, "repeats": args.repeats,
+              "dataset_cache": args.root or "a fresh one per side",
               "order": "interleaved per task, before first", "tasks": table,
               "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(),
                            "processor": platform.processor(),
@@ -205,6 +206,8 @@ def main(argv=None) -> int:
     c.add_argument("--repeats", type=int, default=3)
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--out", default="benchmarks/results/speed_suite.json")
+    c.add_argument("--root", help="one dataset cache for both sides, already built (only "
+                   "when both read the same processed files); default: a fresh one each")
     t = sub.add_parser("task", help="one task here; prints one JSON line")
     t.add_argument("name", choices=TASKS)
     t.add_argument("--threads", type=int, default=2)
