@@ -4,6 +4,7 @@
         --out benchmarks/results/speed_suite.json
     python benchmarks/speed_suite.py task score_nb201          # one task here, one JSON line
     python benchmarks/speed_suite.py floor --out benchmarks/results/speed_floor.json
+    python benchmarks/speed_suite.py profile     # where scoring's time goes, per operator
 
 ``compare`` runs every task as its own process with ``PYTHONPATH`` set to each checkout in
 turn, interleaved (before, after, before, ...), so that load on the host hits both sides
@@ -191,6 +192,32 @@ def floor(args: argparse.Namespace) -> int:
     return 0
 
 
+def profile(args: argparse.Namespace) -> int:
+    """Where the time of one scoring pass over NAS-Bench-201 goes: torch.profiler's
+    operator table (self CPU time) of ``predict`` after one warm-up pass."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+    torch.set_num_threads(args.threads)
+    dataset = _nb201()
+    model, _ = _fit(dataset, "hypernas-p", 78, epochs=1)
+    model.predict(dataset)
+    t0 = time.perf_counter()
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        model.predict(dataset)
+    seconds = time.perf_counter() - t0
+    ops = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ops)
+    rows = [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3,
+             "share": e.self_cpu_time_total / total, "calls": e.count} for e in ops[:args.top]]
+    out = {"task": "score_nb201 (profiled)", "threads": args.threads, "commit": _commit("."),
+           "seconds_under_profiler": seconds, "self_cpu_ms_total": total / 1e3, "ops": rows}
+    _write(args.out, out)
+    for r in rows:
+        print(f"{r['op']:<32} {r['self_ms']:9.1f} ms {100 * r['share']:5.1f} % {r['calls']:6d}")
+    return 0
+
+
 def _write(path: str | None, result: dict) -> None:
     if path:
         write_json(path, result)
@@ -214,7 +241,13 @@ def main(argv=None) -> int:
     f = sub.add_parser("floor", help="matmul rate and the scoring floor")
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--out", default="benchmarks/results/speed_floor.json")
+    r = sub.add_parser("profile", help="operator profile of scoring NAS-Bench-201")
+    r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--top", type=int, default=15)
+    r.add_argument("--out", default="benchmarks/results/speed_profile_score_nb201.json")
     args = p.parse_args(argv)
+    if args.mode == "profile":
+        return profile(args)
     if args.mode == "compare":
         return compare(args)
     if args.mode == "floor":
