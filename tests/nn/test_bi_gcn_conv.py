@@ -97,3 +97,17 @@ def test_dense_form_equals_message_passing(self_loops):
     padded = torch.zeros(2 * 4, 5).index_copy(0, group * 4 + local, x).view(2, 4, 5)
     out = conv.forward_dense(padded, adj, rev).reshape(8, 7)[group * 4 + local]
     torch.testing.assert_close(out, conv(x, edge_index))
+
+
+def test_dense_layer_gives_the_same_values_with_and_without_autograd():
+    torch.manual_seed(0)
+    conv = BiGCNConv(6, 5)
+    x = torch.randn(3, 4, 6)
+    adj = torch.rand(3, 4, 4)
+    rev = torch.rand(3, 4, 4)
+    with_grad = conv.forward_dense(x, adj, rev)
+    assert with_grad.requires_grad
+    with torch.inference_mode():  # the in-place path
+        without = conv.forward_dense(x, adj, rev)
+    assert torch.equal(with_grad.detach(), without)
+    assert (without >= 0).all()

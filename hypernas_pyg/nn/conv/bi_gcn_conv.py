@@ -108,7 +108,10 @@ class BiGCNConv(MessagePassing):
     @staticmethod
     def aggregate_dense(h_fwd: Tensor, h_rev: Tensor, adj: Tensor, rev_adj: Tensor) -> Tensor:
         """The layer's output from projected features (see :meth:`forward_dense`)."""
-        return 0.5 * (F.relu(torch.bmm(adj, h_fwd)) + F.relu(torch.bmm(rev_adj, h_rev)))
+        fwd, rev = torch.bmm(adj, h_fwd), torch.bmm(rev_adj, h_rev)
+        if not torch.is_grad_enabled():  # no autograd: reuse the products' memory
+            return fwd.relu_().add_(rev.relu_()).mul_(0.5)
+        return 0.5 * (F.relu(fwd) + F.relu(rev))
 
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),
