@@ -153,8 +153,12 @@ def test_dense_path_equals_sparse_path(batch, context, pool):
         grads.append([p.grad.clone() for p in enc.parameters()])
     for a, b in zip(outs[0], outs[1]):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # Sum readouts let gradients grow to ~1e4 over the cell sequence, where float32
+    # rounding alone differs by ~2e-4 relative between the two paths (both are
+    # that far from a float64 run).
+    rtol = 1e-3 if pool == "sum" else 1e-4
     for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(a, b, rtol=rtol, atol=1e-4)
 
 
 def test_dense_needs_bigcn_layers():

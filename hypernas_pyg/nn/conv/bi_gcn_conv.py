@@ -93,25 +93,49 @@ class BiGCNConv(MessagePassing):
             Node features :math:`(B, N, F_{out})`, equal to :meth:`forward` on
             the same graphs (see :func:`dense_mean_operator` for the operators).
         """
-        return self.aggregate_dense(*self.project_dense(x), adj, rev_adj)
-
-    def project_dense(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The two directions' projections :math:`(\mathbf{V}\mathbf{W}^{+},
-        \mathbf{V}\mathbf{W}^{-})` of dense features, in one product."""
         if is_lazy(self.lin_fwd.weight):
-            return self.lin_fwd(x), self.lin_rev(x)
-        weight = torch.cat([self.lin_fwd.weight, self.lin_rev.weight])
-        bias = (torch.cat([self.lin_fwd.bias, self.lin_rev.bias])
+            fwd = torch.bmm(adj, self.lin_fwd(x))
+            rev = torch.bmm(rev_adj, self.lin_rev(x))
+            return 0.5 * (F.relu(fwd) + F.relu(rev))
+        return self.forward_stacked(x, stack_operators(adj, rev_adj), *self.stacked_parameters())
+
+    def stacked_parameters(self) -> tuple[Tensor, Optional[Tensor]]:
+        r"""Both directions' weights as one batch, :math:`(2, F_{in}, F_{out})`, and
+        biases, :math:`(2, 1, F_{out})` (``None`` without bias): the operands of
+        :meth:`forward_stacked`, built once and reused for many calls."""
+        weight = torch.stack([self.lin_fwd.weight.t(), self.lin_rev.weight.t()])
+        bias = (torch.stack([self.lin_fwd.bias, self.lin_rev.bias]).unsqueeze(1)
                 if self.lin_fwd.bias is not None else None)
-        return F.linear(x, weight, bias).chunk(2, dim=-1)
+        return weight, bias
 
     @staticmethod
-    def aggregate_dense(h_fwd: Tensor, h_rev: Tensor, adj: Tensor, rev_adj: Tensor) -> Tensor:
-        """The layer's output from projected features (see :meth:`forward_dense`)."""
-        fwd, rev = torch.bmm(adj, h_fwd), torch.bmm(rev_adj, h_rev)
-        if not torch.is_grad_enabled():  # no autograd: reuse the products' memory
-            return fwd.relu_().add_(rev.relu_()).mul_(0.5)
-        return 0.5 * (F.relu(fwd) + F.relu(rev))
+    def forward_stacked(x: Tensor, operators: Tensor, weight: Tensor,
+                        bias: Optional[Tensor]) -> Tensor:
+        r""":meth:`forward_dense` with its operands prepared once.
+
+        Both directions run as one batch: one batched product projects the
+        features with :math:`\mathbf{W}^{+}` and :math:`\mathbf{W}^{-}`, one
+        applies :math:`\tfrac12\hat{\mathbf{A}}` and
+        :math:`\tfrac12\hat{\mathbf{A}}_{r}`, and the two ReLUs are summed
+        (:math:`\tfrac12\mathrm{ReLU}(a) = \mathrm{ReLU}(\tfrac12 a)`, exactly
+        in floating point).
+
+        Args:
+            x: Node features :math:`(B, N, F_{in})`.
+            operators: :func:`stack_operators` of the graphs, :math:`(2B, N, N)`.
+            weight, bias: :meth:`stacked_parameters`.
+
+        Returns:
+            Node features :math:`(B, N, F_{out})`.
+        """
+        graphs, width, channels = x.shape
+        flat = x.reshape(1, graphs * width, channels).expand(2, -1, -1)
+        proj = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
+        out = torch.bmm(operators, proj.view(2 * graphs, width, -1))
+        out = out.view(2, graphs, width, -1)
+        if not torch.is_grad_enabled():  # no autograd: reuse the product's memory
+            return out.relu_().sum(0)
+        return out.relu().sum(0)
 
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),
@@ -135,6 +159,20 @@ class BiGCNConv(MessagePassing):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels})"
+
+
+def stack_operators(adj: Tensor, rev_adj: Tensor) -> Tensor:
+    r"""Both directions' operators of many graphs as the one batch
+    :meth:`BiGCNConv.forward_stacked` reads: :math:`\tfrac12\hat{\mathbf{A}}` of
+    every graph, then :math:`\tfrac12\hat{\mathbf{A}}_{r}` of every graph.
+
+    Args:
+        adj, rev_adj: :math:`(\ldots, B, N, N)` each.
+
+    Returns:
+        :math:`(\ldots, 2B, N, N)`.
+    """
+    return torch.stack([adj, rev_adj], dim=-4).mul(0.5).flatten(-4, -3)
 
 
 def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_groups: int,

@@ -11,7 +11,7 @@ from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_poo
 from torch_geometric.nn.dense.linear import Linear
 
 from hypernas_pyg.nn.conv import conv_resolver
-from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, dense_mean_operator
+from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, dense_mean_operator, stack_operators
 
 CONTEXTS = ("preceding", "none", "positional", "preceding2")
 POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
@@ -242,11 +242,17 @@ class CellSequenceEncoder(Module):
         shape = (num_cells, num_graphs, width, width)
         adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops)
         rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops)
-        adj, rev = adj.view(shape), rev.view(shape)
+        # Both directions of every position as one batch of operators, and every
+        # layer's two projections as one batch of weights, prepared once per call.
+        ops = stack_operators(adj.view(shape), rev.view(shape)).to(x.dtype)
+        params = [conv.stacked_parameters() for conv in self.convs]
         size = counts.view(num_cells, num_graphs, 1).to(x.dtype)
         mask = torch.zeros(num_groups * width, dtype=x.dtype, device=x.device)
         mask[slot] = 1.0
         mask = mask.view(num_cells, num_graphs, width, 1)
+        # Mean and sum readouts are one batched product with these weights.
+        readout = None if self.pool == "max" else mask.transpose(-1, -2) / (
+            size.clamp(min=1.0).unsqueeze(-1) if self.pool == "mean" else 1.0)
         # Pad the (narrow) one-hot input, then project: padded slots get the
         # projection's bias, but they have no edges and are masked in the readout,
         # so they never reach a real node, a cell feature or a gradient.
@@ -256,16 +262,20 @@ class CellSequenceEncoder(Module):
             padded = padded + self.pos_emb.weight[:num_cells].view(num_cells, 1, 1, -1)
         z = z2 = padded.new_zeros(num_graphs, self.hidden_channels)
         two = self.context == "preceding2"
+        drop = self.dropout.p > 0
         cells, outs = [], []
         # unbind, whose backward is one stack, not a zero-filled gradient per position
         for k, h in enumerate(padded.unbind(0)):
             if inject:
                 h = h + (z + z2 if two else z).unsqueeze(1)
-            for i, conv in enumerate(self.convs):
-                if i > 0:
+            for i, (weight, bias) in enumerate(params):
+                if i > 0 and drop:
                     h = self.dropout(h)
-                h = conv.forward_dense(h, adj[k], rev[k])
-            z, z2 = self._dense_pool(h, mask[k], size[k]), z
+                h = BiGCNConv.forward_stacked(h, ops[k], weight, bias)
+            if readout is not None:
+                z, z2 = torch.bmm(readout[k], h).squeeze(1), z
+            else:
+                z, z2 = self._dense_pool(h, mask[k], size[k]), z
             if return_node:
                 outs.append(h)
             cells.append(z)
@@ -273,10 +283,8 @@ class CellSequenceEncoder(Module):
         cell = torch.stack(cells, dim=1)
         return EncoderOutput(node, cell, cell.mean(dim=1))
 
-    def _dense_pool(self, x: Tensor, mask: Tensor, size: Tensor) -> Tensor:
-        """The readout over the real (unpadded) slots; graphs without nodes give 0."""
-        if self.pool == "max":
-            out = x.masked_fill(mask == 0, float("-inf")).amax(dim=1)
-            return out.masked_fill(size == 0, 0.0)
-        out = (x * mask).sum(dim=1)
-        return out / size.clamp(min=1.0) if self.pool == "mean" else out
+    @staticmethod
+    def _dense_pool(x: Tensor, mask: Tensor, size: Tensor) -> Tensor:
+        """The max readout over the real (unpadded) slots; graphs without nodes give 0."""
+        out = x.masked_fill(mask == 0, float("-inf")).amax(dim=1)
+        return out.masked_fill(size == 0, 0.0)
