@@ -15,6 +15,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
+from hypernas_pyg.nn.avg_pool import ExcludePadAvgPool2d
 from hypernas_pyg.spaces.darts.genotype import DARTSGenotype
 from hypernas_pyg.spaces.darts.ops import NUM_NODES
 
@@ -71,7 +72,7 @@ def make_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Mo
     if name == "max_pool_3x3":
         return nn.MaxPool2d(3, stride=stride, padding=1)
     if name == "avg_pool_3x3":
-        return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        return ExcludePadAvgPool2d(3, stride=stride, padding=1)
     if name == "skip_connect":
         return nn.Identity() if stride == 1 else FactorizedReduce(c, c, affine)
     if name in ("sep_conv_3x3", "sep_conv_5x5"):

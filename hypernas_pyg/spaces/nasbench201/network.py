@@ -6,6 +6,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from hypernas_pyg.nn.avg_pool import ExcludePadAvgPool2d
 from hypernas_pyg.spaces.nasbench201.ops import NB201_EDGES, NB201_OPS
 
 
@@ -54,8 +55,7 @@ OP_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
     "skip_connect": lambda channels: nn.Identity(),
     "nor_conv_1x1": _nor_conv(1),
     "nor_conv_3x3": _nor_conv(3),
-    "avg_pool_3x3": lambda channels: nn.AvgPool2d(3, stride=1, padding=1,
-                                                  count_include_pad=False),
+    "avg_pool_3x3": lambda channels: ExcludePadAvgPool2d(3, stride=1, padding=1),
 }
 
 
