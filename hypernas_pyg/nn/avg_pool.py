@@ -1,7 +1,6 @@
 """Average pooling that leaves padding out of the mean, as one depthwise convolution."""
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import AvgPool2d
