@@ -5,6 +5,7 @@
     python benchmarks/speed_suite.py task score_nb201          # one task here, one JSON line
     python benchmarks/speed_suite.py floor --out benchmarks/results/speed_floor.json
     python benchmarks/speed_suite.py profile     # where scoring's time goes, per operator
+    python benchmarks/speed_suite.py tau --before B.csv --after A.csv   # the ranking check
 
 ``compare`` runs every task as its own process with ``PYTHONPATH`` set to each checkout in
 turn, interleaved (before, after, before, ...), so that load on the host hits both sides
@@ -18,6 +19,13 @@ threads unless ``--threads``):
 * ``fit_p469`` / ``fit_h78``: fit ``hypernas-p`` on 469 / ``hypernas`` on 78 NAS-Bench-201
   architectures (seed 0, library defaults), and the Kendall tau of the fit;
 * ``search100``: a 100-query HyperNAS-P-guided search on NAS-Bench-201 (seed 0).
+
+``--epochs-after N`` trains the after side's fitting and search tasks for ``N`` epochs while
+the before side keeps its default (a shorter schedule against the old one).
+
+``tau`` compares the mean Kendall tau per variant and training size of two
+``nb201_suite.py`` result files (one run per seed; the check runs seeds 0-4 at N = 78 and
+469 on both checkouts) and flags every gap larger than ``--tolerance`` (0.005).
 
 ``floor`` measures this machine's float32 matmul rate at the encoder's shapes and divides the
 encoder's multiply-adds for all NAS-Bench-201 / NAS-Bench-101 architectures by it: a rough
@@ -77,8 +85,10 @@ def _score(model, dataset, repeats: int) -> dict:
     return {"seconds": statistics.median(times), "all_seconds": times, "num_archs": len(pred)}
 
 
-def run_task(name: str) -> dict:
-    """One task in this process (``hypernas_pyg`` from ``PYTHONPATH``)."""
+def run_task(name: str, epochs: int | None = None) -> dict:
+    """One task in this process (``hypernas_pyg`` from ``PYTHONPATH``); ``epochs``
+    overrides the library's default for the fitting and search tasks."""
+    train = {} if epochs is None else {"epochs": epochs}
     from hypernas_pyg.metrics import kendall_tau
     if name == "score_nb201":
         dataset = _nb201()
@@ -92,20 +102,22 @@ def run_task(name: str) -> dict:
     if name in ("fit_p469", "fit_h78"):
         dataset = _nb201()
         variant, size = ("hypernas-p", 469) if name == "fit_p469" else ("hypernas", 78)
-        model, seconds = _fit(dataset, variant, size)
+        model, seconds = _fit(dataset, variant, size, **train)
         tau = kendall_tau(model.predict(dataset), dataset.y[:, 1].numpy())
-        return {"seconds": seconds, "kendall_tau": tau, "variant": variant, "train_size": size}
+        return {"seconds": seconds, "kendall_tau": tau, "variant": variant, "train_size": size,
+                "epochs": model.epochs}
     if name == "search100":
         from hypernas_pyg import HyperNASPredictor
         from hypernas_pyg.search import PredictorGuidedEvolution, TableOracle
         oracle = TableOracle(_nb201())
-        search = PredictorGuidedEvolution(HyperNASPredictor(variant="hypernas-p", seed=0,
-                                                            progress=False))
+        predictor = HyperNASPredictor(variant="hypernas-p", seed=0, progress=False, **train)
+        search = PredictorGuidedEvolution(predictor)
         t0 = time.perf_counter()
         result = search.search(oracle, 100, seed=0)
         refits = result.extra.get("refit_seconds", [])
         return {"seconds": time.perf_counter() - t0, "refits": len(refits),
-                "refit_seconds": refits, "best_val_test_accuracy": result.best_val_test_accuracy}
+                "refit_seconds": refits, "best_val_test_accuracy": result.best_val_test_accuracy,
+                "epochs": predictor.epochs}
     raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
 
 
@@ -124,6 +136,8 @@ def compare(args: argparse.Namespace) -> int:
             env = {**os.environ, "PYTHONPATH": sides[side],
                    "HYPERNAS_ROOT": args.root or osp.join(scratch, side)}
             cmd = [sys.executable, script, "task", task, "--threads", str(args.threads)]
+            if side == "after" and args.epochs_after is not None:
+                cmd += ["--epochs", str(args.epochs_after)]
             done = subprocess.run(cmd, cwd=sides[side], env=env, capture_output=True,
                                   text=True)
             if done.returncode:
@@ -152,6 +166,7 @@ def compare(args: argparse.Namespace) -> int:
     result = {"before": {"path": sides["before"], "commit": _commit(sides["before"])},
               "after": {"path": sides["after"], "commit": _commit(sides["after"])},
               "threads": args.threads, "repeats": args.repeats,
+              "epochs_after": args.epochs_after,
               "dataset_cache": args.root or "a fresh one per side",
               "order": "interleaved per task, before first", "tasks": table,
               "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(),
@@ -218,6 +233,47 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def tau(args: argparse.Namespace) -> int:
+    """Mean Kendall tau before and after, per variant, training size and settings."""
+    import pandas as pd
+    sides = {"before": pd.concat([pd.read_csv(f) for f in args.before]),
+             "after": pd.concat([pd.read_csv(f) for f in args.after])}
+    rows = []
+    for side, frame in sides.items():
+        frame = frame.assign(overrides=frame["overrides"].fillna("{}"))
+        for (variant, size, over), g in frame.groupby(["variant", "train_size", "overrides"]):
+            if g["seed"].duplicated().any():
+                raise ValueError(f"{side}: seed repeated for {variant} at N={size} {over}")
+            rows.append({"side": side, "variant": variant, "train_size": int(size),
+                         "overrides": over, "seeds": sorted(int(x) for x in g["seed"]),
+                         "mean_tau": float(g["kendall_tau"].mean()),
+                         "taus": [float(x) for x in g.sort_values("seed")["kendall_tau"]],
+                         "commits": sorted(set(g["commit"]))})
+    before = {(r["variant"], r["train_size"]): r for r in rows
+              if r["side"] == "before" and r["overrides"] == "{}"}
+    checks = []
+    for r in rows:
+        ref = before.get((r["variant"], r["train_size"]))
+        if r["side"] != "after" or ref is None:
+            continue
+        if r["seeds"] != ref["seeds"]:
+            raise ValueError(f"seeds differ for {r['variant']} at N={r['train_size']}: "
+                             f"{ref['seeds']} before, {r['seeds']} after")
+        gap = r["mean_tau"] - ref["mean_tau"]
+        checks.append({"variant": r["variant"], "train_size": r["train_size"],
+                       "after_overrides": r["overrides"], "seeds": r["seeds"],
+                       "before": ref["mean_tau"], "after": r["mean_tau"], "difference": gap,
+                       "within_tolerance": abs(gap) <= args.tolerance})
+    out = {"tolerance": args.tolerance, "before_files": args.before, "after_files": args.after,
+           "checks": checks, "runs": rows}
+    _write(args.out, out)
+    for c in checks:
+        print(f"{c['variant']:<11} N={c['train_size']:<4} {c['after_overrides']:<18} before "
+              f"{c['before']:.4f} after {c['after']:.4f} diff {c['difference']:+.4f} "
+              f"{'ok' if c['within_tolerance'] else 'OUTSIDE'}")
+    return 0
+
+
 def _write(path: str | None, result: dict) -> None:
     if path:
         write_json(path, result)
@@ -233,11 +289,14 @@ def main(argv=None) -> int:
     c.add_argument("--repeats", type=int, default=3)
     c.add_argument("--threads", type=int, default=2)
     c.add_argument("--out", default="benchmarks/results/speed_suite.json")
+    c.add_argument("--epochs-after", type=int, help="train the after side's fitting and "
+                   "search tasks for this many epochs (the before side keeps its default)")
     c.add_argument("--root", help="one dataset cache for both sides, already built (only "
                    "when both read the same processed files); default: a fresh one each")
     t = sub.add_parser("task", help="one task here; prints one JSON line")
     t.add_argument("name", choices=TASKS)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--epochs", type=int, help="epochs of the fitting and search tasks")
     f = sub.add_parser("floor", help="matmul rate and the scoring floor")
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--out", default="benchmarks/results/speed_floor.json")
@@ -245,7 +304,14 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--top", type=int, default=15)
     r.add_argument("--out", default="benchmarks/results/speed_profile_score_nb201.json")
+    k = sub.add_parser("tau", help="mean Kendall tau of two nb201_suite result files")
+    k.add_argument("--before", nargs="+", required=True)
+    k.add_argument("--after", nargs="+", required=True)
+    k.add_argument("--tolerance", type=float, default=0.005)
+    k.add_argument("--out", default="benchmarks/results/speed_tau_check.json")
     args = p.parse_args(argv)
+    if args.mode == "tau":
+        return tau(args)
     if args.mode == "profile":
         return profile(args)
     if args.mode == "compare":
@@ -254,7 +320,7 @@ def main(argv=None) -> int:
         return floor(args)
     import torch
     torch.set_num_threads(args.threads)
-    print(json.dumps(run_task(args.name)))
+    print(json.dumps(run_task(args.name, args.epochs)))
     return 0
 
 
