@@ -163,11 +163,12 @@ def compare(args: argparse.Namespace) -> int:
                          "runs": results}
         row["ratio_after_before"] = row["after"]["mean"] / row["before"]["mean"]
         table[task] = row
-    result = {"before": {"path": sides["before"], "commit": _commit(sides["before"])},
-              "after": {"path": sides["after"], "commit": _commit(sides["after"])},
+    # Commits, not paths: a checkout's location says nothing on another machine.
+    result = {"before": {"commit": _commit(sides["before"])},
+              "after": {"commit": _commit(sides["after"])},
               "threads": args.threads, "repeats": args.repeats,
               "epochs_after": args.epochs_after,
-              "dataset_cache": args.root or "a fresh one per side",
+              "dataset_cache": "one shared (--root)" if args.root else "a fresh one per side",
               "order": "interleaved per task, before first", "tasks": table,
               "hardware": {"machine": platform.machine(), "cpus": os.cpu_count(),
                            "processor": platform.processor(),
