@@ -5,6 +5,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import AvgPool2d
 
+from hypernas_pyg.validation import check_int
+
 
 class ExcludePadAvgPool2d(AvgPool2d):
     r"""``torch.nn.AvgPool2d(kernel_size, stride, padding, count_include_pad=False)``
@@ -32,10 +34,9 @@ class ExcludePadAvgPool2d(AvgPool2d):
     """
 
     def __init__(self, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
-        for name, value, low in (("kernel_size", kernel_size, 1), ("stride", stride, 1),
-                                 ("padding", padding, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int("kernel_size", kernel_size)
+        check_int("stride", stride)
+        check_int("padding", padding, minimum=0)
         if 2 * padding > kernel_size:
             raise ValueError(f"padding={padding} must be at most half of "
                              f"kernel_size={kernel_size}")
