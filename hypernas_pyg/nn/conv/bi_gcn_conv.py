@@ -176,7 +176,8 @@ def stack_operators(adj: Tensor, rev_adj: Tensor) -> Tensor:
 
 
 def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_groups: int,
-                        width: int, add_self_loops: bool = True) -> Tensor:
+                        width: int, add_self_loops: bool = True,
+                        dtype: torch.dtype = torch.float) -> Tensor:
     r"""One direction's normalised operator of :class:`BiGCNConv` for many small graphs.
 
     Every node belongs to graph ``group[v]`` at padded slot ``local[v] < width``;
@@ -187,13 +188,14 @@ def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_gr
     Padded slots have no edges, so they never feed real nodes.
 
     Returns:
-        A tensor of shape ``(num_groups, width, width)``.
+        A tensor of shape ``(num_groups, width, width)`` and type ``dtype`` (that of
+        the node features it will multiply).
     """
     src, dst = edge_index
-    op = torch.zeros(num_groups * width * width, device=edge_index.device)
+    op = torch.zeros(num_groups * width * width, dtype=dtype, device=edge_index.device)
     op.index_put_((group[dst] * (width * width) + local[dst] * width + local[src],),
                   op.new_ones(src.numel()), accumulate=True)
     op = op.view(num_groups, width, width)
     if add_self_loops:
-        op = op + torch.eye(width, device=op.device)
+        op = op + torch.eye(width, dtype=dtype, device=op.device)
     return op / op.sum(-1, keepdim=True).clamp_(min=1.0)

@@ -240,11 +240,13 @@ class CellSequenceEncoder(Module):
         slot = group * width + local
         self_loops = self.convs[0].add_self_loops
         shape = (num_cells, num_graphs, width, width)
-        adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops)
-        rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops)
+        adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops,
+                                  x.dtype)
+        rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops,
+                                  x.dtype)
         # Both directions of every position as one batch of operators, and every
         # layer's two projections as one batch of weights, prepared once per call.
-        ops = stack_operators(adj.view(shape), rev.view(shape)).to(x.dtype)
+        ops = stack_operators(adj.view(shape), rev.view(shape))
         params = [conv.stacked_parameters() for conv in self.convs]
         size = counts.view(num_cells, num_graphs, 1).to(x.dtype)
         mask = torch.zeros(num_groups * width, dtype=x.dtype, device=x.device)
