@@ -18,7 +18,8 @@ S5 are N = 100 / 172 / 424 / 4236): both are the single-run 108-epoch CIFAR-10 t
 accuracy of the table in the mirror (PINAT trains on the validation accuracy of the
 official data). DARTS214: the single-run 600-epoch test accuracy; NB301 surrogate: the
 surrogate's prediction. Epochs shrink with ``N`` so that no fit takes more than about
-3,000 optimisation steps (``--max-steps``): 300 epochs up to 640 architectures.
+3,000 optimisation steps (``--max-steps``): the estimator's default epochs (200) up to 960
+architectures.
 """
 from __future__ import annotations
 
@@ -54,11 +55,17 @@ KEYS = ["method", "train_size", "seed", "epochs", "config"]
 NOT_CONFIG = ("seed", "progress", "device", "aux_root")
 
 
-def epochs_for(train_size: int, batch_size: int, max_steps: int, max_epochs: int = 300) -> int:
+def epochs_for(train_size: int, batch_size: int, max_steps: int, max_epochs: int) -> int:
     """Epochs of a fit on ``train_size`` cells: ``max_epochs``, fewer when that would take
     more than ``max_steps`` optimisation steps."""
     steps_per_epoch = math.ceil(train_size / batch_size)
     return max(1, min(max_epochs, max_steps // steps_per_epoch))
+
+
+def default_epochs() -> int:
+    """``HyperNASPredictor``'s default number of epochs."""
+    from hypernas_pyg import HyperNASPredictor
+    return HyperNASPredictor().epochs
 
 
 def make_estimator(method: str, seed: int, epochs: int, overrides: dict[str, Any]):
@@ -144,7 +151,8 @@ def main(argv=None) -> int:
     p.add_argument("--score-sample", type=int, default=None,
                    help="rank a fixed sample of this many cells instead of all (tuning runs; "
                         "write them to their own --out)")
-    p.add_argument("--max-epochs", type=int, default=300)
+    p.add_argument("--max-epochs", type=int, default=default_epochs(),
+                   help="epochs of a fit below --max-steps (default: the estimator's)")
     p.add_argument("--dry-run", action="store_true", help="list the runs to do and stop")
     args = p.parse_args(argv)
     overrides = parse_overrides(p, args.set)

@@ -28,7 +28,7 @@ def main(argv=None) -> None:
     parser.add_argument("--root", default=osp.join(osp.expanduser("~"), ".cache",
                                                    "hypernas_pyg", "darts214"))
     parser.add_argument("--variant", default="hypernas-p")
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--budget", type=int, default=1000,
                         help="genotypes the evolution asks the predictor about")
     parser.add_argument("--seed", type=int, default=0)

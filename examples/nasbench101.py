@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=424)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variant", default="hypernas-p", choices=list(VARIANTS))
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--aux-root", default=None,
                         help="CIFAR-10 cache directory (hypernas and hypernas-h only)")
     parser.add_argument("--save", default=None, help="where to save the fitted predictor")

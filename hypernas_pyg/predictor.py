@@ -115,7 +115,8 @@ class HyperNASPredictor(ParamsMixin):
             NAS-Bench-201 seeds 0-4 over 32 and one layer; ``benchmarks/README.md``).
         num_layers: Message-passing layers per cell.
         dropout: Dropout probability.
-        epochs: Passes over the training set.
+        epochs: Passes over the training set (200 reaches the Kendall tau of 300 on
+            NAS-Bench-201 seeds 0-4 at 78 and 469 within 0.005; README, "Speed").
         batch_size: Architectures per optimisation step.
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
@@ -173,7 +174,7 @@ class HyperNASPredictor(ParamsMixin):
                  context: Optional[str] = None,
                  space: Union[None, str, Mapping[str, Any], SearchSpace] = None,
                  hidden_channels: int = 64, num_layers: int = 2, dropout: float = 0.0,
-                 epochs: int = 300, batch_size: int = 64, lr: float = 1e-2,
+                 epochs: int = 200, batch_size: int = 64, lr: float = 1e-2,
                  weight_decay: float = 1e-4, target_scaling: str = "quantile", seed: int = 0,
                  device: Union[str, torch.device] = "cpu", progress: Optional[bool] = None,
                  q: Optional[float] = None,
