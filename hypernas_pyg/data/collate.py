@@ -61,13 +61,17 @@ def collate_in_memory(dataset: InMemoryDataset,
         dataset: An in-memory dataset of :class:`~hypernas_pyg.data.ArchData`.
         index: Positions in ``dataset`` (after any subsetting); all when ``None``.
     """
-    if index is None:
-        index = torch.arange(len(dataset))
-    index = torch.as_tensor(index, dtype=torch.long).view(-1)
-    if dataset._indices is not None:  # a subset view: map to storage positions
-        base = torch.as_tensor(list(dataset._indices), dtype=torch.long)
-        index = base[index]
+    base = storage_positions(dataset)
+    index = base if index is None else base[torch.as_tensor(index, dtype=torch.long).view(-1)]
     return collate_storage(dataset._data, dataset.slices, index)
+
+
+def storage_positions(dataset: InMemoryDataset) -> Tensor:
+    """The position in the dataset's concatenated storage of every item (a subset view's
+    items are not the first ones)."""
+    if dataset._indices is None:
+        return torch.arange(len(dataset))
+    return torch.as_tensor(dataset.indices(), dtype=torch.long)
 
 
 class ShuffledBatches:

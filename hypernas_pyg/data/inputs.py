@@ -129,17 +129,19 @@ def iter_batches(data: Any, batch_size: int, device: Any,
     Raises:
         ValueError: for a ``batch_size`` that is not a positive integer.
     """
-    import torch
     from torch_geometric.loader import DataLoader
 
-    from hypernas_pyg.data.collate import collate_in_memory
+    from hypernas_pyg.data.collate import collate_storage, storage_positions
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if _in_storage(data):
-        positions = torch.arange(len(data)) if positions is None else positions
+        # Map to storage positions once, not once per batch.
+        base = storage_positions(data)
+        positions = base if positions is None else base[positions]
         for start in range(0, positions.numel(), batch_size):
-            yield collate_in_memory(data, positions[start:start + batch_size]).to(device)
+            yield collate_storage(data._data, data.slices,
+                                  positions[start:start + batch_size]).to(device)
     else:
         if positions is not None:
             raise ValueError("positions needs an InMemoryDataset that stores the encoder's "
@@ -163,13 +165,9 @@ def distinct_positions(data: Any) -> Optional[tuple["torch.Tensor", "torch.Tenso
     inverse)``, one dataset position per distinct graph and, for every item, the index of
     its graph in ``positions`` (see :func:`~hypernas_pyg.data.distinct.distinct_graphs`);
     ``None`` for other inputs or too few duplicates."""
-    import torch
-
+    from hypernas_pyg.data.collate import storage_positions
     from hypernas_pyg.data.distinct import distinct_graphs
 
     if not _in_storage(data):
         return None
-    index = torch.arange(len(data))
-    if data._indices is not None:
-        index = torch.as_tensor(list(data._indices), dtype=torch.long)
-    return distinct_graphs(data._data, data.slices, index)
+    return distinct_graphs(data._data, data.slices, storage_positions(data))
