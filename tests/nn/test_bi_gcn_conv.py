@@ -111,3 +111,27 @@ def test_dense_layer_gives_the_same_values_with_and_without_autograd():
         without = conv.forward_dense(x, adj, rev)
     assert torch.equal(with_grad.detach(), without)
     assert (without >= 0).all()
+
+
+@pytest.mark.parametrize("self_loops", [True, False])
+def test_stacked_operators_equal_stacking_each_direction(self_loops):
+    from hypernas_pyg.nn.conv.bi_gcn_conv import (dense_mean_operator, stack_operators,
+                                                  stacked_mean_operators)
+    # 3 positions x 2 graphs = 6 groups of up to 3 nodes, random edges inside each group.
+    gen = torch.Generator().manual_seed(0)
+    sizes = torch.tensor([3, 2, 1, 3, 2, 3])
+    group = torch.repeat_interleave(torch.arange(6), sizes)
+    local = torch.cat([torch.arange(int(n)) for n in sizes])
+    starts = torch.cumsum(sizes, 0) - sizes
+    edges = [(int(starts[g]) + i, int(starts[g]) + j) for g in range(6)
+             for i in range(int(sizes[g])) for j in range(i + 1, int(sizes[g]))
+             if torch.rand(1, generator=gen) < 0.7]
+    edge_index = torch.tensor(edges).t()
+    rev = edge_index.flip(0)
+    expected = stack_operators(
+        dense_mean_operator(edge_index, group, local, 6, 3, self_loops).view(3, 2, 3, 3),
+        dense_mean_operator(rev, group, local, 6, 3, self_loops).view(3, 2, 3, 3))
+    got = stacked_mean_operators(edge_index, rev, group, local, 6, 3, 2, self_loops)
+    assert torch.equal(got.view(3, 4, 3, 3), expected)
+    with pytest.raises(ValueError, match="num_groups=6 is not a multiple of block=4"):
+        stacked_mean_operators(edge_index, rev, group, local, 6, 3, 4, self_loops)

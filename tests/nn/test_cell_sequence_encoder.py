@@ -139,9 +139,10 @@ def test_conv_resolver_names():
 
 @pytest.mark.parametrize("context", ["preceding", "none", "positional", "preceding2"])
 @pytest.mark.parametrize("pool", ["mean", "sum", "max"])
-def test_dense_path_equals_sparse_path(batch, context, pool):
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_dense_path_equals_sparse_path(batch, context, pool, num_layers):
     torch.manual_seed(0)
-    enc = CellSequenceEncoder(F_IN, 16, num_layers=2, context=context, pool=pool)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=num_layers, context=context, pool=pool)
     assert enc.dense  # picked automatically for BiGCN layers
     outs, grads = [], []
     for dense in (True, False):

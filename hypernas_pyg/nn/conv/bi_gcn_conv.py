@@ -131,11 +131,22 @@ class BiGCNConv(MessagePassing):
         graphs, width, channels = x.shape
         flat = x.reshape(1, graphs * width, channels).expand(2, -1, -1)
         proj = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
-        out = torch.bmm(operators, proj.view(2 * graphs, width, -1))
-        out = out.view(2, graphs, width, -1)
-        if not torch.is_grad_enabled():  # no autograd: reuse the product's memory
-            return out.relu_().sum(0)
-        return out.relu().sum(0)
+        return BiGCNConv.aggregate_stacked(operators, proj.view(2, graphs, width, -1))
+
+    @staticmethod
+    def aggregate_stacked(operators: Tensor, proj: Tensor) -> Tensor:
+        r"""The second half of :meth:`forward_stacked`: features already projected
+        by both directions' weights (and biases), :math:`(2, B, N, F_{out})`,
+        aggregated by the :func:`stack_operators` of the graphs and combined.
+
+        Returns:
+            Node features :math:`(B, N, F_{out})`.
+        """
+        _, graphs, width, channels = proj.shape
+        out = torch.bmm(operators, proj.reshape(2 * graphs, width, channels))
+        out = out.view(2, graphs, width, channels)
+        out = out.relu_() if not torch.is_grad_enabled() else out.relu()
+        return torch.add(out[0], out[1])
 
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),
@@ -199,3 +210,38 @@ def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_gr
     if add_self_loops:
         op = op + torch.eye(width, dtype=dtype, device=op.device)
     return op / op.sum(-1, keepdim=True).clamp_(min=1.0)
+
+
+def stacked_mean_operators(edge_index: Tensor, rev_edge_index: Tensor, group: Tensor,
+                           local: Tensor, num_groups: int, width: int, block: int,
+                           add_self_loops: bool = True,
+                           dtype: torch.dtype = torch.float) -> Tensor:
+    r"""Both directions' operators in the layout :func:`stack_operators` gives, built in
+    one buffer: for every ``block`` consecutive graphs (groups), their
+    :math:`\tfrac12\hat{\mathbf{A}}` and then their :math:`\tfrac12\hat{\mathbf{A}}_{r}`.
+
+    Equal, value for value, to ``stack_operators`` of the two
+    :func:`dense_mean_operator` results viewed as ``(num_groups // block, block, width,
+    width)``, without their intermediate tensors.
+
+    Returns:
+        A tensor of shape ``(2 * num_groups, width, width)``.
+    """
+    if num_groups % block:
+        raise ValueError(f"num_groups={num_groups} is not a multiple of block={block}")
+    area = width * width
+    index = []
+    for direction, (src, dst) in enumerate((edge_index, rev_edge_index)):
+        g = group[dst]
+        # Group g of block g // block lands at 2 * block * (g // block) + direction * block
+        # + g % block.
+        stacked = g + (torch.div(g, block, rounding_mode="floor") + direction) * block
+        index.append(stacked * area + local[dst] * width + local[src])
+    index = torch.cat(index)
+    op = torch.zeros(2 * num_groups * area, dtype=dtype, device=edge_index.device)
+    op.index_put_((index,), op.new_ones(index.numel()), accumulate=True)
+    op = op.view(2 * num_groups, width, width)
+    if add_self_loops:
+        op.diagonal(dim1=-2, dim2=-1).add_(1.0)
+    # a / (2 s) is exactly (a / s) / 2: the 1/2 of stack_operators, in the same division.
+    return op.div_(op.sum(-1, keepdim=True).clamp_(min=1.0).mul_(2.0))

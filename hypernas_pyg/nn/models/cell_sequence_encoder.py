@@ -11,7 +11,7 @@ from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_poo
 from torch_geometric.nn.dense.linear import Linear
 
 from hypernas_pyg.nn.conv import conv_resolver
-from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, dense_mean_operator, stack_operators
+from hypernas_pyg.nn.conv.bi_gcn_conv import BiGCNConv, stacked_mean_operators
 
 CONTEXTS = ("preceding", "none", "positional", "preceding2")
 POOLS = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}
@@ -239,14 +239,11 @@ class CellSequenceEncoder(Module):
         width = int(counts.max())
         slot = group * width + local
         self_loops = self.convs[0].add_self_loops
-        shape = (num_cells, num_graphs, width, width)
-        adj = dense_mean_operator(edge_index, group, local, num_groups, width, self_loops,
-                                  x.dtype)
-        rev = dense_mean_operator(rev_edge_index, group, local, num_groups, width, self_loops,
-                                  x.dtype)
         # Both directions of every position as one batch of operators, and every
         # layer's two projections as one batch of weights, prepared once per call.
-        ops = stack_operators(adj.view(shape), rev.view(shape))
+        ops = stacked_mean_operators(edge_index, rev_edge_index, group, local, num_groups,
+                                     width, num_graphs, self_loops, x.dtype)
+        ops = ops.view(num_cells, 2 * num_graphs, width, width)
         params = [conv.stacked_parameters() for conv in self.convs]
         size = counts.view(num_cells, num_graphs, 1).to(x.dtype)
         mask = torch.zeros(num_groups * width, dtype=x.dtype, device=x.device)
@@ -255,23 +252,36 @@ class CellSequenceEncoder(Module):
         # Mean and sum readouts are one batched product with these weights.
         readout = None if self.pool == "max" else mask.transpose(-1, -2) / (
             size.clamp(min=1.0).unsqueeze(-1) if self.pool == "mean" else 1.0)
-        # Pad the (narrow) one-hot input, then project: padded slots get the
-        # projection's bias, but they have no edges and are masked in the readout,
-        # so they never reach a real node, a cell feature or a gradient.
+        # The first layer reads lin_in(x) + c, with c the same for every node of a
+        # cell (context, positional embedding): its projection is x through the
+        # composed map lin_in then W (F_in x F_out instead of F_out x F_out per
+        # node) plus c's projection, once per cell. The same function, in fewer
+        # multiply-adds. Padded slots get biases, but they have no edges and are
+        # masked in the readout, so they never reach a real node, a cell feature
+        # or a gradient.
         padded = x.new_zeros(num_groups * width, x.size(-1)).index_copy(0, slot, x)
-        padded = self.lin_in(padded).view(num_cells, num_graphs, width, -1)
+        padded = padded.view(num_cells, 1, num_graphs * width, -1).expand(-1, 2, -1, -1)
+        (weight0, bias0), params = params[0], params[1:]
+        weight_in = torch.matmul(self.lin_in.weight.t(), weight0)
+        # Per-cell constants before the first layer's projection: (num_cells, 1, hidden).
+        offset = padded.new_zeros(num_cells, 1, self.hidden_channels)
+        if self.lin_in.bias is not None:
+            offset = offset + self.lin_in.bias
         if self.pos_emb is not None:
-            padded = padded + self.pos_emb.weight[:num_cells].view(num_cells, 1, 1, -1)
+            offset = offset + self.pos_emb.weight[:num_cells].unsqueeze(1)
         z = z2 = padded.new_zeros(num_graphs, self.hidden_channels)
         two = self.context == "preceding2"
         drop = self.dropout.p > 0
         cells, outs = [], []
-        # unbind, whose backward is one stack, not a zero-filled gradient per position
-        for k, h in enumerate(padded.unbind(0)):
-            if inject:
-                h = h + (z + z2 if two else z).unsqueeze(1)
-            for i, (weight, bias) in enumerate(params):
-                if i > 0 and drop:
+        for k in range(num_cells):
+            c = offset[k] + (z + z2 if two else z) if inject else offset[k]
+            shift = torch.matmul(c, weight0)  # (2, num_graphs or 1, hidden)
+            if bias0 is not None:
+                shift = shift + bias0
+            proj = torch.bmm(padded[k], weight_in).view(2, num_graphs, width, -1)
+            h = BiGCNConv.aggregate_stacked(ops[k], proj.add_(shift.unsqueeze(2)))
+            for weight, bias in params:
+                if drop:
                     h = self.dropout(h)
                 h = BiGCNConv.forward_stacked(h, ops[k], weight, bias)
             if readout is not None:
