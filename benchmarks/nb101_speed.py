@@ -33,7 +33,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="benchmarks/results/nb101_speed.json")
     p.add_argument("--variant", default="hypernas-p")
     p.add_argument("--train-size", type=int, default=424)
-    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the estimator's)")
     p.add_argument("--batch-size", type=int, default=1024, help="scoring batch size")
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
@@ -63,8 +64,9 @@ def main(argv=None) -> int:
     load_seconds = time.perf_counter() - t0
     rss_loaded = peak_rss_gb()
     train_idx = sample_train_indices(len(dataset), args.train_size, args.seed)
-    predictor = HyperNASPredictor(variant=args.variant, seed=args.seed, epochs=args.epochs,
-                                  progress=False, **overrides)
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    predictor = HyperNASPredictor(variant=args.variant, seed=args.seed, progress=False,
+                                  **epochs, **overrides)
     t0 = time.perf_counter()
     predictor.fit(dataset[torch.as_tensor(train_idx)])
     fit_seconds = time.perf_counter() - t0
@@ -84,7 +86,7 @@ def main(argv=None) -> int:
         pred = predictor.predict(dataset, batch_size=args.batch_size)
         times.append(time.perf_counter() - t0)
     result = {"num_archs": len(dataset), "variant": args.variant,
-              "train_size": args.train_size, "epochs": args.epochs, "seed": args.seed,
+              "train_size": args.train_size, "epochs": predictor.epochs, "seed": args.seed,
               "overrides": overrides,
               "threads": args.threads, "batch_size": args.batch_size,
               "prepare_seconds": prepare_seconds, "load_seconds": load_seconds,
