@@ -5,6 +5,8 @@
     python benchmarks/speed_suite.py task score_nb201          # one task here, one JSON line
     python benchmarks/speed_suite.py floor --out benchmarks/results/speed_floor.json
     python benchmarks/speed_suite.py profile     # where scoring's time goes, per operator
+    python benchmarks/speed_suite.py profile --benchmark nasbench101 --archs 100000 \\
+        --out benchmarks/results/speed_profile_score_nb101.json
     python benchmarks/speed_suite.py tau --before B.csv --after A.csv   # the ranking check
 
 ``compare`` runs every task as its own process with ``PYTHONPATH`` set to each checkout in
@@ -209,14 +211,21 @@ def floor(args: argparse.Namespace) -> int:
 
 
 def profile(args: argparse.Namespace) -> int:
-    """Where the time of one scoring pass over NAS-Bench-201 goes: torch.profiler's
-    operator table (self CPU time) of ``predict`` after one warm-up pass."""
+    """Where the time of one scoring pass goes: torch.profiler's operator table (self CPU
+    time) of ``predict`` over NAS-Bench-201 (or the first ``--archs`` NAS-Bench-101 cells)
+    after one warm-up pass."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
     torch.set_num_threads(args.threads)
-    dataset = _nb201()
+    if args.benchmark == "nasbench201":
+        dataset = _nb201()
+    else:
+        from hypernas_pyg.datasets import NASBench101
+        dataset = NASBench101(osp.join(_root(), "nasbench101"), log=False)
     model, _ = _fit(dataset, "hypernas-p", 78, epochs=1)
+    if args.archs is not None:
+        dataset = dataset[:args.archs]
     model.predict(dataset)
     t0 = time.perf_counter()
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -226,7 +235,8 @@ def profile(args: argparse.Namespace) -> int:
     total = sum(e.self_cpu_time_total for e in ops)
     rows = [{"op": e.key, "self_ms": e.self_cpu_time_total / 1e3,
              "share": e.self_cpu_time_total / total, "calls": e.count} for e in ops[:args.top]]
-    out = {"task": "score_nb201 (profiled)", "threads": args.threads, "commit": _commit("."),
+    out = {"task": f"score {args.benchmark} (profiled)", "archs": len(dataset),
+           "threads": args.threads, "commit": _commit("."),
            "seconds_under_profiler": seconds, "self_cpu_ms_total": total / 1e3, "ops": rows}
     _write(args.out, out)
     for r in rows:
@@ -301,10 +311,13 @@ def main(argv=None) -> int:
     f = sub.add_parser("floor", help="matmul rate and the scoring floor")
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--out", default="benchmarks/results/speed_floor.json")
-    r = sub.add_parser("profile", help="operator profile of scoring NAS-Bench-201")
+    r = sub.add_parser("profile", help="operator profile of scoring")
+    r.add_argument("--benchmark", choices=("nasbench201", "nasbench101"), default="nasbench201")
+    r.add_argument("--archs", type=int, help="profile only the first ARCHS architectures")
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--top", type=int, default=15)
-    r.add_argument("--out", default="benchmarks/results/speed_profile_score_nb201.json")
+    r.add_argument("--out", help="default benchmarks/results/speed_profile_score_nb201.json "
+                   "(nb101.json with --benchmark nasbench101)")
     k = sub.add_parser("tau", help="mean Kendall tau of two nb201_suite result files")
     k.add_argument("--before", nargs="+", required=True)
     k.add_argument("--after", nargs="+", required=True)
@@ -314,6 +327,8 @@ def main(argv=None) -> int:
     if args.mode == "tau":
         return tau(args)
     if args.mode == "profile":
+        short = "nb201" if args.benchmark == "nasbench201" else "nb101"
+        args.out = args.out or f"benchmarks/results/speed_profile_score_{short}.json"
         return profile(args)
     if args.mode == "compare":
         return compare(args)
