@@ -203,13 +203,8 @@ def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_gr
         the node features it will multiply).
     """
     src, dst = edge_index
-    op = torch.zeros(num_groups * width * width, dtype=dtype, device=edge_index.device)
-    op.index_put_((group[dst] * (width * width) + local[dst] * width + local[src],),
-                  op.new_ones(src.numel()), accumulate=True)
-    op = op.view(num_groups, width, width)
-    if add_self_loops:
-        op = op + torch.eye(width, dtype=dtype, device=op.device)
-    return op / op.sum(-1, keepdim=True).clamp_(min=1.0)
+    index = group[dst] * (width * width) + local[dst] * width + local[src]
+    return _mean_operators(index, num_groups, width, add_self_loops, dtype, edge_index.device)
 
 
 def stacked_mean_operators(edge_index: Tensor, rev_edge_index: Tensor, group: Tensor,
@@ -237,11 +232,19 @@ def stacked_mean_operators(edge_index: Tensor, rev_edge_index: Tensor, group: Te
         # + g % block.
         stacked = g + (torch.div(g, block, rounding_mode="floor") + direction) * block
         index.append(stacked * area + local[dst] * width + local[src])
-    index = torch.cat(index)
-    op = torch.zeros(2 * num_groups * area, dtype=dtype, device=edge_index.device)
+    # a / (2 s) is exactly (a / s) / 2: the 1/2 of stack_operators, in the same division.
+    return _mean_operators(torch.cat(index), 2 * num_groups, width, add_self_loops, dtype,
+                           edge_index.device, scale=2.0)
+
+
+def _mean_operators(index: Tensor, num: int, width: int, add_self_loops: bool,
+                    dtype: torch.dtype, device: torch.device, scale: float = 1.0) -> Tensor:
+    """``num`` row-normalised ``width x width`` operators with a one at every flat position
+    of ``index`` (repeats add up), the identity added with self-loops, and every row
+    divided by ``scale`` times its sum (rows without entries stay zero)."""
+    op = torch.zeros(num * width * width, dtype=dtype, device=device)
     op.index_put_((index,), op.new_ones(index.numel()), accumulate=True)
-    op = op.view(2 * num_groups, width, width)
+    op = op.view(num, width, width)
     if add_self_loops:
         op.diagonal(dim1=-2, dim2=-1).add_(1.0)
-    # a / (2 s) is exactly (a / s) / 2: the 1/2 of stack_operators, in the same division.
-    return op.div_(op.sum(-1, keepdim=True).clamp_(min=1.0).mul_(2.0))
+    return op.div_(op.sum(-1, keepdim=True).clamp_(min=1.0).mul_(scale))
