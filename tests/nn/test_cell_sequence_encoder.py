@@ -4,8 +4,8 @@ import torch
 from torch_geometric.data import Batch
 from torch_geometric.nn import GINConv
 
-from hypernas_pyg.data import arch_to_data
-from hypernas_pyg.nn import Bidirectional, CellSequenceEncoder, conv_resolver
+from hypernas_pyg.data import ArchData, arch_to_data
+from hypernas_pyg.nn import BiGCNConv, Bidirectional, CellSequenceEncoder, conv_resolver
 from hypernas_pyg.spaces import NASBench201Space
 
 SPACE = NASBench201Space(cells_per_stage=2)  # 8 cells: quick
@@ -160,6 +160,42 @@ def test_dense_path_equals_sparse_path(batch, context, pool, num_layers):
     rtol = 1e-3 if pool == "sum" else 1e-4
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=rtol, atol=1e-4)
+
+
+def test_dense_path_reuses_a_cell_only_where_every_graph_repeats_it():
+    # Both graphs hold cell a at positions 0 and 2, so the dense path may reuse
+    # position 0's first-layer product at position 2; graph 0 repeats a at
+    # position 1 but graph 1 does not, so position 1 needs its own.
+    a, b = (SPACE.cell_sequence(arch)[0] for arch in SPACE.sample(2, np.random.default_rng(3)))
+    assert a != b
+    data = [ArchData.from_cells(cells, SPACE) for cells in ([a, a, a, b], [a, b, a, b])]
+    batch = Batch.from_data_list(data)
+    torch.manual_seed(0)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=2)
+    dense = encode(enc, batch)
+    enc.dense = False
+    sparse = encode(enc, batch)
+    for x, y in zip(dense, sparse):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+    for g, item in enumerate(data):
+        cells, h = naive_reference(enc, item)
+        torch.testing.assert_close(dense.cell[g], cells, atol=1e-5, rtol=1e-4)
+    # Graph 0's repeated cell a gets different features only through the context.
+    assert not torch.allclose(dense.cell[0, 0], dense.cell[0, 1])
+
+
+@pytest.mark.parametrize("context", ["preceding", "positional"])
+def test_dense_path_equals_sparse_path_without_self_loops(batch, context):
+    torch.manual_seed(0)
+    conv = BiGCNConv(16, 16, add_self_loops=False)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=2, conv=conv, context=context)
+    assert enc.dense
+    outs = []
+    for dense in (True, False):
+        enc.dense = dense
+        outs.append(encode(enc, batch))
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_dense_needs_bigcn_layers():

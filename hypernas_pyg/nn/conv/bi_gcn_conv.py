@@ -144,7 +144,17 @@ class BiGCNConv(MessagePassing):
         """
         _, graphs, width, channels = proj.shape
         out = torch.bmm(operators, proj.reshape(2 * graphs, width, channels))
-        out = out.view(2, graphs, width, channels)
+        return BiGCNConv.combine_stacked(out.view(2, graphs, width, channels))
+
+    @staticmethod
+    def combine_stacked(out: Tensor) -> Tensor:
+        r"""The last step of :meth:`aggregate_stacked`: both directions' aggregated
+        features, :math:`(2, B, N, F_{out})`, through the ReLU and summed (the
+        halves are already in the operators).
+
+        Returns:
+            Node features :math:`(B, N, F_{out})`.
+        """
         out = out.relu_() if not torch.is_grad_enabled() else out.relu()
         return torch.add(out[0], out[1])
 

@@ -253,16 +253,22 @@ class CellSequenceEncoder(Module):
         readout = None if self.pool == "max" else mask.transpose(-1, -2) / (
             size.clamp(min=1.0).unsqueeze(-1) if self.pool == "mean" else 1.0)
         # The first layer reads lin_in(x) + c, with c the same for every node of a
-        # cell (context, positional embedding): its projection is x through the
-        # composed map lin_in then W (F_in x F_out instead of F_out x F_out per
-        # node) plus c's projection, once per cell. The same function, in fewer
-        # multiply-adds. Padded slots get biases, but they have no edges and are
-        # masked in the readout, so they never reach a real node, a cell feature
-        # or a gradient.
+        # cell (context, positional embedding). Its aggregation is therefore
+        # A (x W') + rowsum(A) (c W + b), with W' = lin_in then W composed (F_in x
+        # F_out instead of F_out x F_out per node): the same function, in which A x W'
+        # depends on the cell alone, so a position whose operators and node types
+        # equal an earlier position's (the repeated normal cells of a macro skeleton)
+        # reuses its product and only adds its own shift. Padded slots have no
+        # edges and zero row sums, so they stay zero.
         padded = x.new_zeros(num_groups * width, x.size(-1)).index_copy(0, slot, x)
-        padded = padded.view(num_cells, 1, num_graphs * width, -1).expand(-1, 2, -1, -1)
+        padded = padded.view(num_cells, num_graphs * width, -1)
         (weight0, bias0), params = params[0], params[1:]
         weight_in = torch.matmul(self.lin_in.weight.t(), weight0)
+        # Every row of an operator sums to 1/2 (the directions' halves) when it has an
+        # entry, as every row does with self-loops; without them a row with no edges
+        # is zero.
+        nonempty = None if self_loops else ops.ne(0).any(-1, keepdim=True).to(x.dtype).view(
+            num_cells, 2, num_graphs, width, 1)
         # Per-cell constants before the first layer's projection: (num_cells, 1, hidden).
         offset = padded.new_zeros(num_cells, 1, self.hidden_channels)
         if self.lin_in.bias is not None:
@@ -273,13 +279,23 @@ class CellSequenceEncoder(Module):
         two = self.context == "preceding2"
         drop = self.dropout.p > 0
         cells, outs = [], []
+        computed: list[tuple[int, Tensor]] = []  # (position, A x W') of distinct cells
         for k in range(num_cells):
             c = offset[k] + (z + z2 if two else z) if inject else offset[k]
             shift = torch.matmul(c, weight0)  # (2, num_graphs or 1, hidden)
             if bias0 is not None:
                 shift = shift + bias0
-            proj = torch.bmm(padded[k], weight_in).view(2, num_graphs, width, -1)
-            h = BiGCNConv.aggregate_stacked(ops[k], proj.add_(shift.unsqueeze(2)))
+            cell_term = next((t for j, t in computed if torch.equal(ops[k], ops[j])
+                              and torch.equal(padded[k], padded[j])), None)
+            if cell_term is None:
+                proj = torch.matmul(padded[k], weight_in)  # (2, num_graphs * width, hidden)
+                cell_term = torch.bmm(ops[k], proj.view(2 * num_graphs, width, -1))
+                cell_term = cell_term.view(2, num_graphs, width, -1)
+                computed.append((k, cell_term))
+            shift = shift.unsqueeze(2)
+            h = BiGCNConv.combine_stacked(
+                torch.add(cell_term, shift, alpha=0.5) if nonempty is None
+                else torch.addcmul(cell_term, nonempty[k], shift, value=0.5))
             for weight, bias in params:
                 if drop:
                     h = self.dropout(h)
