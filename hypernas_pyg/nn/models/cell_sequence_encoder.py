@@ -5,6 +5,7 @@ import warnings
 from typing import NamedTuple, Optional, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn import Dropout, Embedding, Module, ModuleList
 from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
@@ -280,7 +281,12 @@ class CellSequenceEncoder(Module):
         drop = self.dropout.p > 0
         cells, outs = [], []
         computed: list[tuple[int, Tensor]] = []  # (position, A x W') of distinct cells
-        for k in range(num_cells):
+        # Each position runs at its own width (its largest cell): a small fixed block
+        # between stages is not padded to the searched cells' size. The slots cut
+        # off are padding of every graph at that position.
+        widths = counts.view(num_cells, num_graphs).amax(1).tolist()
+        for k, w in enumerate(widths):
+            op_k = ops[k][:, :w, :w]
             c = offset[k] + (z + z2 if two else z) if inject else offset[k]
             shift = torch.matmul(c, weight0)  # (2, num_graphs or 1, hidden)
             if bias0 is not None:
@@ -288,24 +294,25 @@ class CellSequenceEncoder(Module):
             cell_term = next((t for j, t in computed if torch.equal(ops[k], ops[j])
                               and torch.equal(padded[k], padded[j])), None)
             if cell_term is None:
-                proj = torch.matmul(padded[k], weight_in)  # (2, num_graphs * width, hidden)
-                cell_term = torch.bmm(ops[k], proj.view(2 * num_graphs, width, -1))
-                cell_term = cell_term.view(2, num_graphs, width, -1)
+                x_k = padded[k].view(num_graphs, width, -1)[:, :w].reshape(num_graphs * w, -1)
+                proj = torch.matmul(x_k, weight_in)  # (2, num_graphs * w, hidden)
+                cell_term = torch.bmm(op_k, proj.view(2 * num_graphs, w, -1))
+                cell_term = cell_term.view(2, num_graphs, w, -1)
                 computed.append((k, cell_term))
             shift = shift.unsqueeze(2)
             h = BiGCNConv.combine_stacked(
                 torch.add(cell_term, shift, alpha=0.5) if nonempty is None
-                else torch.addcmul(cell_term, nonempty[k], shift, value=0.5))
+                else torch.addcmul(cell_term, nonempty[k, :, :, :w], shift, value=0.5))
             for weight, bias in params:
                 if drop:
                     h = self.dropout(h)
-                h = BiGCNConv.forward_stacked(h, ops[k], weight, bias)
+                h = BiGCNConv.forward_stacked(h, op_k, weight, bias)
             if readout is not None:
-                z, z2 = torch.bmm(readout[k], h).squeeze(1), z
+                z, z2 = torch.bmm(readout[k, :, :, :w], h).squeeze(1), z
             else:
-                z, z2 = self._dense_pool(h, mask[k], size[k]), z
+                z, z2 = self._dense_pool(h, mask[k, :, :w], size[k]), z
             if return_node:
-                outs.append(h)
+                outs.append(F.pad(h, (0, 0, 0, width - w)))
             cells.append(z)
         node = torch.stack(outs).view(num_groups * width, -1)[slot] if return_node else None
         cell = torch.stack(cells, dim=1)
