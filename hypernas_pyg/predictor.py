@@ -478,8 +478,11 @@ class HyperNASPredictor(ParamsMixin):
         return model.hypernet.network_state_dict(data.arch, node, batch.cell_pos, batch.op)
 
     @torch.inference_mode()
-    def predict(self, archs: ArchInput, batch_size: int = 512) -> np.ndarray:
+    def predict(self, archs: ArchInput, batch_size: int = 1024) -> np.ndarray:
         """Predicted accuracies (in the units of the training targets), one per architecture.
+
+        ``batch_size`` sets speed and memory only: an architecture's prediction does
+        not depend on the batch it is scored in.
 
         Raises:
             ValueError: for a bad ``archs`` or ``batch_size``.

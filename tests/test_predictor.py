@@ -34,6 +34,15 @@ def test_fit_predict_strings_learns_signal():
     assert 70 < pred.mean() < 95  # de-standardised back to accuracy units
 
 
+def test_prediction_does_not_depend_on_the_scoring_batch():
+    archs, y = _toy()
+    model = HyperNASPredictor(**{**FAST, "num_layers": 2}, seed=0).fit(archs, y)
+    test_archs, _ = _toy(40, seed=2)
+    whole = model.predict(test_archs)
+    for batch_size in (1, 3, 16):
+        np.testing.assert_array_equal(model.predict(test_archs, batch_size=batch_size), whole)
+
+
 def test_same_seed_same_result():
     archs, y = _toy()
     a = HyperNASPredictor(**FAST, seed=3).fit(archs, y).predict(archs)
