@@ -259,8 +259,10 @@ class CellSequenceEncoder(Module):
         # F_out instead of F_out x F_out per node): the same function, in which A x W'
         # depends on the cell alone, so a position whose operators and node types
         # equal an earlier position's (the repeated normal cells of a macro skeleton)
-        # reuses its product and only adds its own shift. Padded slots have no
-        # edges and zero row sums, so they stay zero.
+        # reuses its product and only adds its own shift. Padded slots may get a
+        # shift, but no real node reads them (the operators have no entry in their
+        # columns) and the readout masks them, so they never reach a real node, a
+        # cell feature or a gradient.
         padded = x.new_zeros(num_groups * width, x.size(-1)).index_copy(0, slot, x)
         padded = padded.view(num_cells, num_graphs * width, -1)
         (weight0, bias0), params = params[0], params[1:]
