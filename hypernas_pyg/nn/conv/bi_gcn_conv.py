@@ -131,24 +131,12 @@ class BiGCNConv(MessagePassing):
         graphs, width, channels = x.shape
         flat = x.reshape(1, graphs * width, channels).expand(2, -1, -1)
         proj = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
-        return BiGCNConv.aggregate_stacked(operators, proj.view(2, graphs, width, -1))
-
-    @staticmethod
-    def aggregate_stacked(operators: Tensor, proj: Tensor) -> Tensor:
-        r"""The second half of :meth:`forward_stacked`: features already projected
-        by both directions' weights (and biases), :math:`(2, B, N, F_{out})`,
-        aggregated by the :func:`stack_operators` of the graphs and combined.
-
-        Returns:
-            Node features :math:`(B, N, F_{out})`.
-        """
-        _, graphs, width, channels = proj.shape
-        out = torch.bmm(operators, proj.reshape(2 * graphs, width, channels))
-        return BiGCNConv.combine_stacked(out.view(2, graphs, width, channels))
+        out = torch.bmm(operators, proj.view(2 * graphs, width, -1))
+        return BiGCNConv.combine_stacked(out.view(2, graphs, width, -1))
 
     @staticmethod
     def combine_stacked(out: Tensor) -> Tensor:
-        r"""The last step of :meth:`aggregate_stacked`: both directions' aggregated
+        r"""The last step of :meth:`forward_stacked`: both directions' aggregated
         features, :math:`(2, B, N, F_{out})`, through the ReLU and summed (the
         halves are already in the operators).
 
