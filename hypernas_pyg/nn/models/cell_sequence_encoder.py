@@ -237,7 +237,11 @@ class CellSequenceEncoder(Module):
         group = cell_pos * num_graphs + batch
         num_groups = num_cells * num_graphs
         _, counts, local = _rank_in_group(group, num_groups)
-        width = int(counts.max())
+        # Each position runs at its own width (its largest cell): a small fixed block
+        # between stages is not padded to the searched cells' size. The slots cut
+        # off are padding of every graph at that position.
+        widths = counts.view(num_cells, num_graphs).amax(1).tolist()
+        width = max(widths)
         slot = group * width + local
         self_loops = self.convs[0].add_self_loops
         # Both directions of every position as one batch of operators, and every
@@ -283,10 +287,6 @@ class CellSequenceEncoder(Module):
         drop = self.dropout.p > 0
         cells, outs = [], []
         computed: list[tuple[int, Tensor]] = []  # (position, A x W') of distinct cells
-        # Each position runs at its own width (its largest cell): a small fixed block
-        # between stages is not padded to the searched cells' size. The slots cut
-        # off are padding of every graph at that position.
-        widths = counts.view(num_cells, num_graphs).amax(1).tolist()
         for k, w in enumerate(widths):
             op_k = ops[k][:, :w, :w]
             c = offset[k] + (z + z2 if two else z) if inject else offset[k]
