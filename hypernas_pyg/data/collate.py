@@ -20,6 +20,11 @@ def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
     return torch.arange(total) + offsets
 
 
+def _is_range(index: Tensor) -> bool:
+    """Whether ``index`` is ``i, i + 1, ..., j`` (and not empty)."""
+    return index.numel() > 0 and bool((index[1:] - index[:-1]).eq(1).all())
+
+
 def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
                     graph_keys: Sequence[str] = ("y",)) -> Batch:
     """Gathers the graphs ``index`` of a collated ``(data, slices)`` storage into a batch.
@@ -31,13 +36,20 @@ def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
     node_slices, edge_slices = slices["x"], slices["edge_index"]
     n_start, n_count = node_slices[index], node_slices[index + 1] - node_slices[index]
     e_start, e_count = edge_slices[index], edge_slices[index + 1] - edge_slices[index]
-    node_ids = _ranges(n_start, n_count)
-    edge_ids = _ranges(e_start, e_count)
     ptr = torch.cat([n_count.new_zeros(1), torch.cumsum(n_count, 0)])
     shift = torch.repeat_interleave(ptr[:-1], e_count)
-    out = {key: data[key][node_ids] for key in NODE_KEYS}
-    for key in EDGE_KEYS:
-        out[key] = data[key][:, edge_ids] + shift
+    if _is_range(index):
+        # Consecutive graphs (scoring a whole dataset in order): their nodes and edges are
+        # spans of the storage, copied without index lists.
+        nodes, edges = slice(int(n_start[0]), int(n_start[-1] + n_count[-1])), \
+            slice(int(e_start[0]), int(e_start[-1] + e_count[-1]))
+        out = {key: data[key][nodes].clone() for key in NODE_KEYS}
+        out.update((key, data[key][:, edges] + shift) for key in EDGE_KEYS)
+    else:
+        node_ids = _ranges(n_start, n_count)
+        edge_ids = _ranges(e_start, e_count)
+        out = {key: data[key].index_select(0, node_ids) for key in NODE_KEYS}
+        out.update((key, data[key][:, edge_ids] + shift) for key in EDGE_KEYS)
     for key in graph_keys:
         if key in slices:
             out[key] = data[key][index]

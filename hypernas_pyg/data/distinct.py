@@ -95,7 +95,7 @@ def _hash_groups(data, slices: dict[str, Tensor], index: Tensor) -> Tensor:
     edge_ids = None if whole else _ranges(e_start, e_count)
 
     def nodes(key: str) -> Tensor:
-        return data[key] if whole else data[key][node_ids]
+        return data[key] if whole else data[key].index_select(0, node_ids)
 
     def edges(key: str) -> Tensor:
         return data[key] if whole else data[key][:, edge_ids]
@@ -134,7 +134,7 @@ def _identical(data, index: Tensor, twin: Tensor, n_start: Tensor, n_count: Tens
     node_owner = torch.repeat_interleave(torch.arange(cand.numel()), n_count[cand])
     bad = torch.zeros(cand.numel(), dtype=torch.bool)
     for key in ("x", "cell_pos"):
-        diff = data[key][a_nodes] != data[key][b_nodes]
+        diff = data[key].index_select(0, a_nodes) != data[key].index_select(0, b_nodes)
         bad |= torch.zeros(cand.numel(), dtype=torch.long).index_add_(
             0, node_owner, diff.reshape(diff.size(0), -1).any(-1).long()) > 0
     a_edges = _ranges(e_start[cand], e_count[cand])

@@ -1,6 +1,7 @@
 import io
 
 import numpy as np
+import pytest
 import torch
 from torch_geometric.data import Batch
 
@@ -45,12 +46,16 @@ def test_batching_round_trip_is_exact():
             assert torch.equal(a, b) if torch.is_tensor(a) else a == b, key
 
 
-def test_collate_in_memory_matches_from_data_list(nb201):
-    index = [3, 7, 15000, 7]
+@pytest.mark.parametrize("index", [[3, 7, 15000, 7], [100, 101, 102, 103], [42]])
+def test_collate_in_memory_matches_from_data_list(nb201, index):
+    # Scattered positions are gathered; consecutive ones are copied as spans.
     ref = Batch.from_data_list([nb201[i] for i in index])
     got = collate_in_memory(nb201, index)
     for key in ("x", "cell_pos", "edge_index", "rev_edge_index", "y", "batch", "ptr"):
         assert torch.equal(ref[key], got[key]), key
+    stored = nb201[index[0]].x.clone()
+    got.x.add_(1.0)  # a copy, not a view of the storage
+    assert torch.equal(nb201[index[0]].x, stored)
     sub = nb201[torch.tensor([5, 9, 11])]
     assert torch.equal(collate_in_memory(sub, [2, 0]).x,
                        Batch.from_data_list([nb201[11], nb201[5]]).x)

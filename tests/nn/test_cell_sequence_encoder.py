@@ -184,6 +184,22 @@ def test_dense_path_reuses_a_cell_only_where_every_graph_repeats_it():
     assert not torch.allclose(dense.cell[0, 0], dense.cell[0, 1])
 
 
+@pytest.mark.parametrize("dense", [True, False])
+def test_nodes_need_not_come_cell_by_cell(batch, dense):
+    # A batch whose nodes are shuffled (not graph by graph, cell by cell) encodes the
+    # same cells; node features follow the shuffle.
+    torch.manual_seed(0)
+    enc = CellSequenceEncoder(F_IN, 16, num_layers=2, dense=dense)
+    ref = encode(enc, batch)
+    perm = torch.randperm(batch.num_nodes, generator=torch.Generator().manual_seed(1))
+    new_id = torch.empty_like(perm)
+    new_id[perm] = torch.arange(perm.numel())
+    out = enc(batch.x[perm], new_id[batch.edge_index], batch.cell_pos[perm], batch.batch[perm],
+              new_id[batch.rev_edge_index], batch.num_graphs)
+    torch.testing.assert_close(out.cell, ref.cell, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.node, ref.node[perm], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("context", ["preceding", "positional"])
 def test_dense_path_equals_sparse_path_without_self_loops(batch, context):
     torch.manual_seed(0)

@@ -201,8 +201,8 @@ def dense_mean_operator(edge_index: Tensor, group: Tensor, local: Tensor, num_gr
         the node features it will multiply).
     """
     src, dst = edge_index
-    index = group[dst] * (width * width) + local[dst] * width + local[src]
-    return _mean_operators(index, num_groups, width, add_self_loops, dtype, edge_index.device)
+    return _mean_operators(group[dst] * width + local[dst], local[src], num_groups, width,
+                           add_self_loops, dtype, edge_index.device)
 
 
 def stacked_mean_operators(edge_index: Tensor, rev_edge_index: Tensor, group: Tensor,
@@ -222,27 +222,30 @@ def stacked_mean_operators(edge_index: Tensor, rev_edge_index: Tensor, group: Te
     """
     if num_groups % block:
         raise ValueError(f"num_groups={num_groups} is not a multiple of block={block}")
-    area = width * width
-    index = []
+    # Group g of block g // block has its rows at 2 * block * (g // block) + direction * block
+    # + g % block: ``base`` is every node's row in the first direction's operators.
+    base = (group + torch.div(group, block, rounding_mode="floor") * block) * width + local
+    rows, cols = [], []
     for direction, (src, dst) in enumerate((edge_index, rev_edge_index)):
-        g = group[dst]
-        # Group g of block g // block lands at 2 * block * (g // block) + direction * block
-        # + g % block.
-        stacked = g + (torch.div(g, block, rounding_mode="floor") + direction) * block
-        index.append(stacked * area + local[dst] * width + local[src])
+        rows.append(base.index_select(0, dst) + direction * block * width)
+        cols.append(local.index_select(0, src))
     # a / (2 s) is exactly (a / s) / 2: the 1/2 of stack_operators, in the same division.
-    return _mean_operators(torch.cat(index), 2 * num_groups, width, add_self_loops, dtype,
-                           edge_index.device, scale=2.0)
+    return _mean_operators(torch.cat(rows), torch.cat(cols), 2 * num_groups, width,
+                           add_self_loops, dtype, edge_index.device, scale=2.0)
 
 
-def _mean_operators(index: Tensor, num: int, width: int, add_self_loops: bool,
+def _mean_operators(row: Tensor, col: Tensor, num: int, width: int, add_self_loops: bool,
                     dtype: torch.dtype, device: torch.device, scale: float = 1.0) -> Tensor:
-    """``num`` row-normalised ``width x width`` operators with a one at every flat position
-    of ``index`` (repeats add up), the identity added with self-loops, and every row
-    divided by ``scale`` times its sum (rows without entries stay zero)."""
+    """``num`` row-normalised ``width x width`` operators with a one at every ``(row, col)``
+    (``row`` counts the rows of all operators, repeats add up), the identity added with
+    self-loops, and every row divided by ``scale`` times its sum (rows without entries
+    stay zero)."""
     op = torch.zeros(num * width * width, dtype=dtype, device=device)
-    op.index_put_((index,), op.new_ones(index.numel()), accumulate=True)
+    op.index_put_((row * width + col,), op.new_ones(row.numel()), accumulate=True)
     op = op.view(num, width, width)
+    # Row sums are the entries' counts per row: exact, and no reduction over short rows.
+    deg = torch.bincount(row, minlength=num * width).to(dtype)
     if add_self_loops:
         op.diagonal(dim1=-2, dim2=-1).add_(1.0)
-    return op.div_(op.sum(-1, keepdim=True).clamp_(min=1.0).mul_(scale))
+        deg += 1.0
+    return op.div_(deg.clamp_(min=1.0).mul_(scale).view(num, width, 1))

@@ -67,6 +67,23 @@ def _rank_in_group(group: Tensor, num_groups: int) -> tuple[Tensor, Tensor, Tens
     return order, counts, local
 
 
+def _local_rank(group: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
+    """Group sizes and every node's rank in its group (in node order), as
+    :func:`_rank_in_group` gives them; without a sort when every group's nodes are
+    consecutive (a batch collated graph by graph, each graph's cells in order)."""
+    counts = torch.bincount(group, minlength=num_groups)
+    num = group.numel()
+    if num:
+        start = torch.ones(num, dtype=torch.bool, device=group.device)
+        torch.ne(group[1:], group[:-1], out=start[1:])
+        firsts = torch.nonzero(start).view(-1)
+        if firsts.numel() == int(torch.count_nonzero(counts)):  # one run per group
+            run = torch.cumsum(start, 0).sub_(1)
+            return counts, torch.arange(num, device=group.device) - firsts[run]
+    _, counts, local = _rank_in_group(group, num_groups)
+    return counts, local
+
+
 def _group_by_cell(edge_index: Tensor, rev_edge_index: Tensor, cell_pos: Tensor,
                    num_cells: int) -> _CellGroups:
     """Splits a batch into per-position node sets and sparse adjacencies (no loop over graphs)."""
@@ -236,7 +253,7 @@ class CellSequenceEncoder(Module):
         # slots, position-major, so that one position's blocks are contiguous.
         group = cell_pos * num_graphs + batch
         num_groups = num_cells * num_graphs
-        _, counts, local = _rank_in_group(group, num_groups)
+        counts, local = _local_rank(group, num_groups)
         # Each position runs at its own width (its largest cell): a small fixed block
         # between stages is not padded to the searched cells' size. The slots cut
         # off are padding of every graph at that position.
