@@ -100,11 +100,12 @@ class BiGCNConv(MessagePassing):
         return self.forward_stacked(x, stack_operators(adj, rev_adj), *self.stacked_parameters())
 
     def stacked_parameters(self) -> tuple[Tensor, Optional[Tensor]]:
-        r"""Both directions' weights as one batch, :math:`(2, F_{in}, F_{out})`, and
-        biases, :math:`(2, 1, F_{out})` (``None`` without bias): the operands of
-        :meth:`forward_stacked`, built once and reused for many calls."""
-        weight = torch.stack([self.lin_fwd.weight.t(), self.lin_rev.weight.t()])
-        bias = (torch.stack([self.lin_fwd.bias, self.lin_rev.bias]).unsqueeze(1)
+        r"""Both directions' weights side by side, :math:`(F_{in}, 2F_{out})` =
+        :math:`[\mathbf{W}^{+} \mid \mathbf{W}^{-}]`, and biases, :math:`(2F_{out})`
+        (``None`` without bias): the operands of :meth:`forward_stacked`, built once and
+        reused for many calls."""
+        weight = torch.cat([self.lin_fwd.weight.t(), self.lin_rev.weight.t()], dim=1)
+        bias = (torch.cat([self.lin_fwd.bias, self.lin_rev.bias])
                 if self.lin_fwd.bias is not None else None)
         return weight, bias
 
@@ -113,12 +114,12 @@ class BiGCNConv(MessagePassing):
                         bias: Optional[Tensor]) -> Tensor:
         r""":meth:`forward_dense` with its operands prepared once.
 
-        Both directions run as one batch: one batched product projects the
-        features with :math:`\mathbf{W}^{+}` and :math:`\mathbf{W}^{-}`, one
-        applies :math:`\tfrac12\hat{\mathbf{A}}` and
-        :math:`\tfrac12\hat{\mathbf{A}}_{r}`, and the two ReLUs are summed
-        (:math:`\tfrac12\mathrm{ReLU}(a) = \mathrm{ReLU}(\tfrac12 a)`, exactly
-        in floating point).
+        One matrix product projects the features with both directions' weights
+        at once (:math:`\mathbf{X}[\mathbf{W}^{+} \mid \mathbf{W}^{-}]`), one
+        batched product per direction applies :math:`\tfrac12\hat{\mathbf{A}}`
+        and :math:`\tfrac12\hat{\mathbf{A}}_{r}` to its half of the columns, and
+        the two ReLUs are summed (:math:`\tfrac12\mathrm{ReLU}(a) =
+        \mathrm{ReLU}(\tfrac12 a)`, exactly in floating point).
 
         Args:
             x: Node features :math:`(B, N, F_{in})`.
@@ -129,22 +130,24 @@ class BiGCNConv(MessagePassing):
             Node features :math:`(B, N, F_{out})`.
         """
         graphs, width, channels = x.shape
-        flat = x.reshape(1, graphs * width, channels).expand(2, -1, -1)
-        proj = torch.bmm(flat, weight) if bias is None else torch.baddbmm(bias, flat, weight)
-        out = torch.bmm(operators, proj.view(2 * graphs, width, -1))
-        return BiGCNConv.combine_stacked(out.view(2, graphs, width, -1))
+        flat = x.reshape(graphs * width, channels)
+        proj = torch.mm(flat, weight) if bias is None else torch.addmm(bias, flat, weight)
+        proj, half = proj.view(graphs, width, -1), proj.size(-1) // 2
+        return BiGCNConv.combine_stacked(torch.bmm(operators[:graphs], proj[..., :half]),
+                                         torch.bmm(operators[graphs:], proj[..., half:]))
 
     @staticmethod
-    def combine_stacked(out: Tensor) -> Tensor:
+    def combine_stacked(fwd: Tensor, rev: Tensor) -> Tensor:
         r"""The last step of :meth:`forward_stacked`: both directions' aggregated
-        features, :math:`(2, B, N, F_{out})`, through the ReLU and summed (the
-        halves are already in the operators).
+        features, :math:`(B, N, F_{out})` each, through the ReLU and summed (the halves
+        are already in the operators).
 
         Returns:
             Node features :math:`(B, N, F_{out})`.
         """
-        out = out.relu_() if not torch.is_grad_enabled() else out.relu()
-        return torch.add(out[0], out[1])
+        if torch.is_grad_enabled():
+            return torch.add(fwd.relu(), rev.relu())
+        return fwd.relu_().add_(rev.relu_())
 
     def _normalised(self, summed: Tensor, h: Tensor, edge_index: Adj) -> Tensor:
         # Mean over in-neighbours (and the node itself when self-loops are on),

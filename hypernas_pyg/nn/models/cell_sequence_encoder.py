@@ -262,7 +262,7 @@ class CellSequenceEncoder(Module):
         slot = group * width + local
         self_loops = self.convs[0].add_self_loops
         # Both directions of every position as one batch of operators, and every
-        # layer's two projections as one batch of weights, prepared once per call.
+        # layer's two projections side by side in one weight, prepared once per call.
         ops = stacked_mean_operators(edge_index, rev_edge_index, group, local, num_groups,
                                      width, num_graphs, self_loops, x.dtype)
         ops = ops.view(num_cells, 2 * num_graphs, width, width)
@@ -291,8 +291,7 @@ class CellSequenceEncoder(Module):
         # Every row of an operator sums to 1/2 (the directions' halves) when it has an
         # entry, as every row does with self-loops; without them a row with no edges
         # is zero.
-        nonempty = None if self_loops else ops.ne(0).any(-1, keepdim=True).to(x.dtype).view(
-            num_cells, 2, num_graphs, width, 1)
+        nonempty = None if self_loops else ops.ne(0).any(-1, keepdim=True).to(x.dtype)
         # Per-cell constants before the first layer's projection: (num_cells, 1, hidden).
         offset = padded.new_zeros(num_cells, 1, self.hidden_channels)
         if self.lin_in.bias is not None:
@@ -302,26 +301,34 @@ class CellSequenceEncoder(Module):
         z = z2 = padded.new_zeros(num_graphs, self.hidden_channels)
         two = self.context == "preceding2"
         drop = self.dropout.p > 0
+        hidden = self.hidden_channels
         cells, outs = [], []
-        computed: list[tuple[int, Tensor]] = []  # (position, A x W') of distinct cells
+        # (position, A x W' of both directions) of the distinct cells so far
+        computed: list[tuple[int, tuple[Tensor, Tensor]]] = []
         for k, w in enumerate(widths):
             op_k = ops[k][:, :w, :w]
             c = offset[k] + (z + z2 if two else z) if inject else offset[k]
-            shift = torch.matmul(c, weight0)  # (2, num_graphs or 1, hidden)
+            shift = torch.matmul(c, weight0)  # (num_graphs or 1, 2 * hidden)
             if bias0 is not None:
                 shift = shift + bias0
             cell_term = next((t for j, t in computed if torch.equal(ops[k], ops[j])
                               and torch.equal(padded[k], padded[j])), None)
             if cell_term is None:
                 x_k = padded[k].view(num_graphs, width, -1)[:, :w].reshape(num_graphs * w, -1)
-                proj = torch.matmul(x_k, weight_in)  # (2, num_graphs * w, hidden)
-                cell_term = torch.bmm(op_k, proj.view(2 * num_graphs, w, -1))
-                cell_term = cell_term.view(2, num_graphs, w, -1)
+                proj = torch.mm(x_k, weight_in).view(num_graphs, w, 2 * hidden)
+                cell_term = (torch.bmm(op_k[:num_graphs], proj[..., :hidden]),
+                             torch.bmm(op_k[num_graphs:], proj[..., hidden:]))
                 computed.append((k, cell_term))
-            shift = shift.unsqueeze(2)
-            h = BiGCNConv.combine_stacked(
-                torch.add(cell_term, shift, alpha=0.5) if nonempty is None
-                else torch.addcmul(cell_term, nonempty[k, :, :, :w], shift, value=0.5))
+            shift = shift.unsqueeze(1)
+            if nonempty is None:
+                halves = [torch.add(t, shift[..., d * hidden:(d + 1) * hidden], alpha=0.5)
+                          for d, t in enumerate(cell_term)]
+            else:
+                rows = nonempty[k, :, :w]
+                halves = [torch.addcmul(t, rows[d * num_graphs:(d + 1) * num_graphs],
+                                        shift[..., d * hidden:(d + 1) * hidden], value=0.5)
+                          for d, t in enumerate(cell_term)]
+            h = BiGCNConv.combine_stacked(*halves)
             for weight, bias in params:
                 if drop:
                     h = self.dropout(h)
