@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import BatchSampler, RandomSampler
 from torch_geometric.data import Batch, Data, InMemoryDataset
+from torch_geometric.data.collate import collate
 
 #: Node-level and edge-level attributes the encoder reads.
 NODE_KEYS = ("x", "cell_pos")
@@ -26,12 +27,15 @@ def _is_range(index: Tensor) -> bool:
 
 
 def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
-                    graph_keys: Sequence[str] = ("y",)) -> Batch:
+                    graph_keys: Sequence[str] = ("y",),
+                    node_keys: Sequence[str] = NODE_KEYS) -> Batch:
     """Gathers the graphs ``index`` of a collated ``(data, slices)`` storage into a batch.
 
-    Only the attributes the encoder reads are gathered (``x``, ``cell_pos``,
-    ``edge_index``, ``rev_edge_index``) plus the graph-level ``graph_keys``
-    present in the storage; node indices are shifted as PyG's batching does.
+    Only ``node_keys`` (by default the node attributes the encoder reads, ``x`` and
+    ``cell_pos``), the edges (``edge_index``, ``rev_edge_index``) and the graph-level
+    ``graph_keys`` present in the storage are gathered; node indices are shifted as PyG's
+    batching does. A graph-level attribute stored as a list (strings such as ``arch``)
+    comes back as the list of the graphs' values, as PyG's batching gives it.
     """
     node_slices, edge_slices = slices["x"], slices["edge_index"]
     n_start, n_count = node_slices[index], node_slices[index + 1] - node_slices[index]
@@ -43,16 +47,18 @@ def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
         # spans of the storage, copied without index lists.
         nodes, edges = slice(int(n_start[0]), int(n_start[-1] + n_count[-1])), \
             slice(int(e_start[0]), int(e_start[-1] + e_count[-1]))
-        out = {key: data[key][nodes].clone() for key in NODE_KEYS}
+        out = {key: data[key][nodes].clone() for key in node_keys}
         out.update((key, data[key][:, edges] + shift) for key in EDGE_KEYS)
     else:
         node_ids = _ranges(n_start, n_count)
         edge_ids = _ranges(e_start, e_count)
-        out = {key: data[key].index_select(0, node_ids) for key in NODE_KEYS}
+        out = {key: data[key].index_select(0, node_ids) for key in node_keys}
         out.update((key, data[key][:, edge_ids] + shift) for key in EDGE_KEYS)
     for key in graph_keys:
         if key in slices:
-            out[key] = data[key][index]
+            value = data[key]
+            out[key] = ([value[i] for i in index.tolist()] if isinstance(value, (list, tuple))
+                        else value[index])
     batch = Batch(**out)
     batch.batch = torch.repeat_interleave(torch.arange(index.numel()), n_count)
     batch.ptr = ptr
@@ -91,7 +97,7 @@ class ShuffledBatches:
 
     Yields exactly the batches (same graphs, same order, same tensors) that
     ``torch_geometric.loader.DataLoader(data_list, batch_size, shuffle=True,
-    generator=generator)`` would, restricted to the encoder's attributes and
+    generator=generator)`` would, restricted to ``node_keys``, the edges and
     ``graph_keys``, without collating Python objects on every step.
 
     Args:
@@ -99,15 +105,23 @@ class ShuffledBatches:
         batch_size: Graphs per batch (the last one may be smaller).
         generator: Random generator of the shuffling, advanced as the loader's.
         graph_keys: Graph-level attributes to carry, e.g. ``("target",)``.
+        node_keys: Node-level attributes to carry (see :func:`collate_storage`).
     """
 
     def __init__(self, data_list: Sequence[Data], batch_size: int, generator: torch.Generator,
-                 graph_keys: Sequence[str] = ("target",)) -> None:
-        self.data, self.slices = InMemoryDataset.collate(list(data_list))
+                 graph_keys: Sequence[str] = ("target",),
+                 node_keys: Sequence[str] = NODE_KEYS) -> None:
+        data_list = list(data_list)
+        if not data_list:
+            raise ValueError("ShuffledBatches needs at least one graph, got an empty list")
+        # InMemoryDataset.collate, but with slices for a single graph too.
+        self.data, self.slices, _ = collate(type(data_list[0]), data_list, increment=False,
+                                            add_batch=False)
         self.num_graphs = len(data_list)
         self.batch_size = batch_size
         self.generator = generator
         self.graph_keys = tuple(graph_keys)
+        self.node_keys = tuple(node_keys)
 
     def __len__(self) -> int:
         return -(-self.num_graphs // self.batch_size)
@@ -117,4 +131,5 @@ class ShuffledBatches:
         torch.empty((), dtype=torch.int64).random_(generator=self.generator)
         sampler = RandomSampler(range(self.num_graphs), generator=self.generator)
         for index in BatchSampler(sampler, self.batch_size, drop_last=False):
-            yield collate_storage(self.data, self.slices, torch.tensor(index), self.graph_keys)
+            yield collate_storage(self.data, self.slices, torch.tensor(index), self.graph_keys,
+                                  self.node_keys)

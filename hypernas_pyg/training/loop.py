@@ -47,7 +47,9 @@ def train_epochs(parameters: Union[Iterable[Tensor], list[dict[str, Any]]],
             the step, the loss and ``lr``), or when a parameter is no longer finite
             after training: a diverged fit is never returned silently.
     """
-    opt = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay)
+    # One multi-tensor update for all parameters (the per-parameter loop is CPU's default):
+    # the same arithmetic, bitwise, in fewer kernel calls.
+    opt = torch.optim.Adam(parameters, lr=lr, weight_decay=weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     means: dict[str, float] = {}

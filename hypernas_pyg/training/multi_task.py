@@ -7,8 +7,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.loader import DataLoader
 
+from hypernas_pyg.data.collate import NODE_KEYS, ShuffledBatches
 from hypernas_pyg.nn.models.hypernas import HyperNAS
 from hypernas_pyg.nn.multi_task_loss import PreferenceWeightedLoss
 from hypernas_pyg.nn.regression_loss import regression_loss
@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 #: Names of the two tasks, in the order of the multi-task loss's weights.
 TASKS = ("predictor", "hypernet")
+#: Node attributes a training batch carries: the encoder's and the node types, which the
+#: hypernetwork branch checks against the architecture string.
+_NODE_KEYS = NODE_KEYS + ("op",)
 
 
 def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTask, *,
@@ -74,8 +77,8 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
     """
     gen = torch.Generator().manual_seed(seed)
     aux_gen = torch.Generator().manual_seed(seed + 1)
-    loader = DataLoader(list(data_list), batch_size=min(batch_size, len(data_list)),
-                        shuffle=True, generator=gen, exclude_keys=["arch_id", "y"])
+    loader = ShuffledBatches(data_list, min(batch_size, len(data_list)), gen,
+                             graph_keys=("target", "arch"), node_keys=_NODE_KEYS)
     pool_batches = _endless(aux_pool, min(batch_size, len(aux_pool)),
                             torch.Generator().manual_seed(seed + 2)) if aux_pool else None
     loss_fn = PreferenceWeightedLoss(len(TASKS), q).to(device) if joint else None
@@ -118,7 +121,7 @@ def fit_multi_task(model: HyperNAS, data_list: Sequence[Data], aux: AuxiliaryTas
 
 def _endless(data: Sequence[Data], batch_size: int, generator: torch.Generator):
     """Shuffled mini-batches of ``data``, epoch after epoch, without end."""
-    loader = DataLoader(list(data), batch_size=batch_size, shuffle=True, generator=generator,
-                        exclude_keys=["arch_id", "y"])
+    loader = ShuffledBatches(data, batch_size, generator, graph_keys=("arch",),
+                             node_keys=_NODE_KEYS)
     while True:
         yield from loader

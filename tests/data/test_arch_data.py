@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
 
 from hypernas_pyg.data import ArchData, arch_to_data
-from hypernas_pyg.data.collate import collate_in_memory
+from hypernas_pyg.data.collate import NODE_KEYS, ShuffledBatches, collate_in_memory
 from hypernas_pyg.spaces import NASBench201Space
 
 SPACE = NASBench201Space()
@@ -59,6 +60,30 @@ def test_collate_in_memory_matches_from_data_list(nb201, index):
     sub = nb201[torch.tensor([5, 9, 11])]
     assert torch.equal(collate_in_memory(sub, [2, 0]).x,
                        Batch.from_data_list([nb201[11], nb201[5]]).x)
+
+
+def test_shuffled_batches_are_the_data_loaders():
+    # Same graphs in the same order, epoch after epoch, with the node types and the
+    # architecture strings when asked for, and the generators left in the same state.
+    data = _some(7, seed=3)
+    for i, d in enumerate(data):
+        d.target = torch.tensor([0.5 * i])
+    gen_a, gen_b = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+    loader = DataLoader(data, batch_size=3, shuffle=True, generator=gen_a,
+                        exclude_keys=["arch_id", "y"])
+    ours = ShuffledBatches(data, 3, gen_b, graph_keys=("target", "arch"),
+                           node_keys=NODE_KEYS + ("op",))
+    assert len(ours) == len(loader) == 3
+    for _ in range(2):
+        pairs = list(zip(loader, ours, strict=True))
+        for ref, got in pairs:
+            assert got.arch == ref.arch and got.num_graphs == ref.num_graphs
+            for key in ("x", "op", "cell_pos", "edge_index", "rev_edge_index", "target",
+                        "batch", "ptr"):
+                assert torch.equal(ref[key], got[key]), key
+        assert torch.equal(gen_a.get_state(), gen_b.get_state())
+    one = next(iter(ShuffledBatches(data[:1], 1, torch.Generator(), graph_keys=("arch",))))
+    assert one.arch == [data[0].arch] and "op" not in one and "target" not in one
 
 
 def test_arch_data_loads_with_weights_only():
