@@ -8,6 +8,7 @@
     python benchmarks/speed_suite.py profile --benchmark nasbench101 --archs 100000 \\
         --out benchmarks/results/speed_profile_score_nb101.json
     python benchmarks/speed_suite.py tau --before B.csv --after A.csv   # the ranking check
+    python benchmarks/speed_suite.py split --variant hypernas --size 78  # a fit, stage by stage
 
 ``compare`` runs every task as its own process with ``PYTHONPATH`` set to each checkout in
 turn, interleaved (before, after, before, ...), so that load on the host hits both sides
@@ -28,6 +29,11 @@ the before side keeps its default (a shorter schedule against the old one).
 ``tau`` compares the mean Kendall tau per variant and training size of two
 ``nb201_suite.py`` result files (one run per seed; the check runs seeds 0-4 at N = 78 and
 469 on both checkouts) and flags every gap larger than ``--tolerance`` (0.005).
+
+``split`` fits twice, once plainly (its time is ``seconds``) and once under cProfile, and
+writes the cumulative time of each stage of the second fit (:data:`STAGES`: batching, encoder, image batches, kernel
+generation, proxy networks, backward, Adam, the final hypernetwork validation; the rest is
+"other"). cProfile slows Python-heavy stages more than kernels, so the shares are a guide.
 
 ``floor`` measures this machine's float32 matmul rate at the encoder's shapes and divides the
 encoder's multiply-adds for all NAS-Bench-201 / NAS-Bench-101 architectures by it: a rough
@@ -244,6 +250,63 @@ def profile(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The stages of a fit that ``split`` times: (label, file the function is in, its name).
+STAGES = (
+    ("batching the architectures", "hypernas_pyg/data/collate.py", "__iter__"),
+    ("encoder forward", "hypernas_pyg/nn/models/hypernas.py", "encode"),
+    ("image batches", "hypernas_pyg/datasets/cifar10.py", "sample_batch"),
+    ("kernel generation (hypernetwork)", "hypernas_pyg/nn/models/hypernet_branch.py", "generate"),
+    ("proxy networks forward", "hypernas_pyg/nn/models/hypernet_branch.py", "run"),
+    ("backward (every part)", "torch/_tensor.py", "backward"),
+    ("Adam", "torch/optim/adam.py", "adam"),
+    ("hypernetwork validation accuracy", "hypernas_pyg/training/auxiliary_task.py", "accuracy"),
+)
+
+
+def stage_seconds(stats: dict, path: str, name: str, exclude_caller: str = "") -> float:
+    """Cumulative seconds of the functions ``name`` defined in a file ending with ``path``
+    in ``pstats.Stats(...).stats``, less what they spent when called from a function named
+    ``exclude_caller``."""
+    total = 0.0
+    for (file, _, func), (_, _, _, cumulative, callers) in stats.items():
+        if func != name or not file.replace(os.sep, "/").endswith(path):
+            continue
+        total += cumulative - sum(c[3] for (_, _, caller), c in callers.items()
+                                  if caller == exclude_caller)
+    return total
+
+
+def split(args: argparse.Namespace) -> int:
+    """Where the time of a fit goes: the cumulative time of each of :data:`STAGES` under
+    cProfile (the encoder, the generation and the proxy networks without the final
+    validation, which is a stage of its own; the rest is the regressor, the losses and
+    the loop)."""
+    import cProfile
+    import pstats
+
+    import torch
+    torch.set_num_threads(args.threads)
+    dataset = _nb201()
+    _, plain = _fit(dataset, args.variant, args.size)  # also warms the image cache
+    prof = cProfile.Profile()
+    prof.enable()
+    _, profiled = _fit(dataset, args.variant, args.size)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    stages = [{"stage": label, "seconds": stage_seconds(stats, path, name, "accuracy")}
+              for label, path, name in STAGES]
+    stages.append({"stage": "other", "seconds": profiled - sum(r["seconds"] for r in stages)})
+    for row in stages:
+        row["share"] = row["seconds"] / profiled
+    out = {"task": f"fit {args.variant} on {args.size} NAS-Bench-201 architectures (seed 0, "
+                   "library defaults)", "threads": args.threads, "commit": _commit("."),
+           "seconds": plain, "seconds_under_profiler": profiled, "stages": stages}
+    _write(args.out, out)
+    for r in stages:
+        print(f"{r['stage']:<34} {r['seconds']:7.2f} s {100 * r['share']:5.1f} %")
+    return 0
+
+
 def tau(args: argparse.Namespace) -> int:
     """Mean Kendall tau before and after, per variant, training size and settings."""
     import pandas as pd
@@ -318,6 +381,12 @@ def main(argv=None) -> int:
     r.add_argument("--top", type=int, default=15)
     r.add_argument("--out", help="default benchmarks/results/speed_profile_score_nb201.json "
                    "(nb101.json with --benchmark nasbench101)")
+    s = sub.add_parser("split", help="where a fit's time goes, stage by stage")
+    s.add_argument("--variant", choices=("hypernas", "hypernas-h", "hypernas-p", "np"),
+                   default="hypernas")
+    s.add_argument("--size", type=int, default=78, help="training architectures")
+    s.add_argument("--threads", type=int, default=2)
+    s.add_argument("--out", default="benchmarks/results/speed_split_fit.json")
     k = sub.add_parser("tau", help="mean Kendall tau of two nb201_suite result files")
     k.add_argument("--before", nargs="+", required=True)
     k.add_argument("--after", nargs="+", required=True)
@@ -332,6 +401,8 @@ def main(argv=None) -> int:
         return profile(args)
     if args.mode == "compare":
         return compare(args)
+    if args.mode == "split":
+        return split(args)
     if args.mode == "floor":
         return floor(args)
     import torch

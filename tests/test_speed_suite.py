@@ -37,3 +37,33 @@ def test_refuses_different_seeds(tmp_path):
     with pytest.raises(ValueError, match="seeds differ"):
         speed_suite.main(["tau", "--before", before, "--after", after,
                           "--out", str(tmp_path / "c.json")])
+
+
+def _leaf(n):
+    return sum(i * i for i in range(n))
+
+
+def _training(n):
+    return _leaf(n)
+
+
+def accuracy(n):  # named as the stage whose share ``split`` takes out
+    return _leaf(n)
+
+
+def test_stage_seconds_leaves_out_one_callers_share():
+    import cProfile
+    import pstats
+    prof = cProfile.Profile()
+    prof.enable()
+    _training(200_000)
+    accuracy(600_000)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    here = "tests/test_speed_suite.py"
+    both = speed_suite.stage_seconds(stats, here, "_leaf")
+    training = speed_suite.stage_seconds(stats, here, "_leaf", exclude_caller="accuracy")
+    assert 0 < training < both
+    assert training == pytest.approx(speed_suite.stage_seconds(stats, here, "_training"),
+                                     rel=0.2)
+    assert speed_suite.stage_seconds(stats, "other_file.py", "_leaf") == 0.0
