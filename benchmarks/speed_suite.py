@@ -31,9 +31,10 @@ the before side keeps its default (a shorter schedule against the old one).
 469 on both checkouts) and flags every gap larger than ``--tolerance`` (0.005).
 
 ``split`` fits twice, once plainly (its time is ``seconds``) and once under cProfile, and
-writes the cumulative time of each stage of the second fit (:data:`STAGES`: batching, encoder, image batches, kernel
-generation, proxy networks, backward, Adam, the final hypernetwork validation; the rest is
-"other"). cProfile slows Python-heavy stages more than kernels, so the shares are a guide.
+writes the cumulative time of each stage of the second fit (:data:`STAGES`: batching,
+encoder, image batches, kernel generation, proxy networks, backward, Adam, the final
+hypernetwork validation; the rest is "other"). cProfile slows Python-heavy stages more than
+kernels, so the shares are a guide.
 
 ``floor`` measures this machine's float32 matmul rate at the encoder's shapes and divides the
 encoder's multiply-adds for all NAS-Bench-201 / NAS-Bench-101 architectures by it: a rough

@@ -45,15 +45,14 @@ def collate_storage(data: Data, slices: dict[str, Tensor], index: Tensor,
     if _is_range(index):
         # Consecutive graphs (scoring a whole dataset in order): their nodes and edges are
         # spans of the storage, copied without index lists.
-        nodes, edges = slice(int(n_start[0]), int(n_start[-1] + n_count[-1])), \
-            slice(int(e_start[0]), int(e_start[-1] + e_count[-1]))
+        nodes = slice(int(n_start[0]), int(n_start[-1] + n_count[-1]))
+        edges = slice(int(e_start[0]), int(e_start[-1] + e_count[-1]))
         out = {key: data[key][nodes].clone() for key in node_keys}
-        out.update((key, data[key][:, edges] + shift) for key in EDGE_KEYS)
     else:
         node_ids = _ranges(n_start, n_count)
-        edge_ids = _ranges(e_start, e_count)
+        edges = _ranges(e_start, e_count)
         out = {key: data[key].index_select(0, node_ids) for key in node_keys}
-        out.update((key, data[key][:, edge_ids] + shift) for key in EDGE_KEYS)
+    out.update((key, data[key][:, edges] + shift) for key in EDGE_KEYS)
     for key in graph_keys:
         if key in slices:
             value = data[key]

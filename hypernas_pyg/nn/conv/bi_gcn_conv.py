@@ -132,9 +132,21 @@ class BiGCNConv(MessagePassing):
         graphs, width, channels = x.shape
         flat = x.reshape(graphs * width, channels)
         proj = torch.mm(flat, weight) if bias is None else torch.addmm(bias, flat, weight)
-        proj, half = proj.view(graphs, width, -1), proj.size(-1) // 2
-        return BiGCNConv.combine_stacked(torch.bmm(operators[:graphs], proj[..., :half]),
-                                         torch.bmm(operators[graphs:], proj[..., half:]))
+        return BiGCNConv.combine_stacked(
+            *BiGCNConv.aggregate_stacked(operators, proj.view(graphs, width, -1)))
+
+    @staticmethod
+    def aggregate_stacked(operators: Tensor, proj: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Both directions' aggregations of :meth:`forward_stacked`: the forward operators
+        (the first half of ``operators``, :math:`(2B, N, N)`) applied to the first half of
+        the columns of ``proj``, :math:`(B, N, 2F)`, the reverse ones to the second half.
+
+        Returns:
+            The forward and the reverse aggregated features, :math:`(B, N, F)` each.
+        """
+        graphs, half = proj.size(0), proj.size(-1) // 2
+        return (torch.bmm(operators[:graphs], proj[..., :half]),
+                torch.bmm(operators[graphs:], proj[..., half:]))
 
     @staticmethod
     def combine_stacked(fwd: Tensor, rev: Tensor) -> Tensor:

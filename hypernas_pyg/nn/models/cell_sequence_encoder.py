@@ -316,18 +316,15 @@ class CellSequenceEncoder(Module):
             if cell_term is None:
                 x_k = padded[k].view(num_graphs, width, -1)[:, :w].reshape(num_graphs * w, -1)
                 proj = torch.mm(x_k, weight_in).view(num_graphs, w, 2 * hidden)
-                cell_term = (torch.bmm(op_k[:num_graphs], proj[..., :hidden]),
-                             torch.bmm(op_k[num_graphs:], proj[..., hidden:]))
+                cell_term = BiGCNConv.aggregate_stacked(op_k, proj)
                 computed.append((k, cell_term))
-            shift = shift.unsqueeze(1)
+            shifts = shift.unsqueeze(1).split(hidden, dim=-1)  # one per direction
             if nonempty is None:
-                halves = [torch.add(t, shift[..., d * hidden:(d + 1) * hidden], alpha=0.5)
-                          for d, t in enumerate(cell_term)]
+                halves = [torch.add(t, s, alpha=0.5) for t, s in zip(cell_term, shifts)]
             else:
-                rows = nonempty[k, :, :w]
-                halves = [torch.addcmul(t, rows[d * num_graphs:(d + 1) * num_graphs],
-                                        shift[..., d * hidden:(d + 1) * hidden], value=0.5)
-                          for d, t in enumerate(cell_term)]
+                rows = nonempty[k, :, :w].split(num_graphs)
+                halves = [torch.addcmul(t, r, s, value=0.5)
+                          for t, r, s in zip(cell_term, rows, shifts)]
             h = BiGCNConv.combine_stacked(*halves)
             for weight, bias in params:
                 if drop:
